@@ -1,0 +1,93 @@
+/* sbcd: the session border controller daemon. Runs in the foreground (for
+ * systemd and containers); SIGHUP reloads, SIGTERM stops. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/thread.h>
+
+#include "config/config.h"
+#include "sbc/alloc.h"
+#include "sbc/log.h"
+#include "sbc/node.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: sbcd -c FILE            run with the configuration FILE (foreground)\n"
+            "       sbcd --check-config FILE validate FILE, print every error as file:line: message\n"
+            "       sbcd --version\n");
+}
+
+static int check_config(const char *path)
+{
+    sbc_diag_t diag;
+    sbc_diag_init(&diag);
+    sbc_config_t *c = sbc_config_load(path, &diag);
+    if (!c) {
+        for (size_t i = 0; i < diag.n; i++)
+            fprintf(stderr, "%s\n", diag.lines[i]);
+        fprintf(stderr, "%s: %zu error(s)\n", path, diag.n);
+        sbc_diag_clear(&diag);
+        return 1;
+    }
+    printf("%s: ok (%zu interface(s), %zu trunk(s), %zu tenant(s))\n", path, c->n_interfaces, c->n_trunks,
+           c->n_tenants);
+    sbc_config_unref(c);
+    sbc_diag_clear(&diag);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "check-config", required_argument, NULL, 'C' },
+        { "version", no_argument, NULL, 'V' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *config = NULL;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'C':
+            return check_config(optarg);
+        case 'V': {
+            sbc_alloc_info_t ai;
+            sbc_alloc_info(&ai);
+            printf("sbcd %s (allocator: %s%s)\n", SBC_VERSION, ai.name,
+                   ai.jemalloc_active ? ", active" : "");
+            return 0;
+        }
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!config || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+
+    /* Workers wake each other and the main loop exits them from another thread. */
+    evthread_use_pthreads();
+
+    char err[8192];
+    sbc_node_rt_t *node = sbc_node_create(config, err, sizeof err);
+    if (!node) {
+        fprintf(stderr, "sbcd: %s\n", err);
+        return 1;
+    }
+    int rc = sbc_node_run(node);
+    sbc_node_destroy(node);
+    LOG_INFO("stopped");
+    return rc;
+}
