@@ -1,0 +1,304 @@
+/* SIP over UDP: per-worker SO_REUSEPORT socket, recvmmsg batches, one Sofia
+ * parse per datagram, allow-list check before any parsing. */
+#include "sbc/udp.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <sofia-sip/msg_addr.h>
+#include <sofia-sip/sip_header.h>
+
+#include "sbc/log.h"
+
+/* Room for IP_PKTINFO or IPV6_PKTINFO. */
+#define CMSG_ROOM 64
+
+struct sbc_udp {
+    struct event_base *base;
+    struct event *ev;
+    const sbc_interface_t *iface;
+    int fd;
+    int msg_flags;
+    struct sockaddr_storage local;
+    socklen_t local_len;
+    sbc_udp_recv_cb cb;
+    void *arg;
+    struct sbc_udp_stats stats;
+    /* receive batch: SBC_UDP_BATCH buffers of SBC_SIP_MAX_MSG bytes */
+    char *bufs;
+    struct mmsghdr hdrs[SBC_UDP_BATCH];
+    struct iovec iovs[SBC_UDP_BATCH];
+    struct sockaddr_storage from[SBC_UDP_BATCH];
+    char cmsg[SBC_UDP_BATCH][CMSG_ROOM];
+};
+
+int sbc_sockaddr_parse(const char *addr, uint16_t port, struct sockaddr_storage *ss,
+                       socklen_t *len)
+{
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+    char buf[64];
+    /* accept "[v6]" as written in URIs */
+    if (addr && addr[0] == '[') {
+        size_t n = strcspn(addr + 1, "]");
+        if (n >= sizeof buf) {
+            return -1;
+        }
+        memcpy(buf, addr + 1, n);
+        buf[n] = '\0';
+        addr = buf;
+    }
+    if (addr && inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons(port);
+        *len = sizeof *sin;
+        return 0;
+    }
+    if (addr && inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons(port);
+        *len = sizeof *sin6;
+        return 0;
+    }
+    return -1;
+}
+
+int sbc_iface_allows(const sbc_interface_t *iface, const struct sockaddr *sa)
+{
+    if (!iface || iface->n_allow == 0) {
+        return 1;
+    }
+    for (size_t i = 0; i < iface->n_allow; i++) {
+        if (sbc_cidr_contains(&iface->allow[i], sa)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The destination address of a datagram (matters when bound to 0.0.0.0). */
+static void local_from_cmsg(const sbc_udp_t *u, struct msghdr *mh, sbc_hop_t *hop)
+{
+    memcpy(&hop->local, &u->local, u->local_len);
+    hop->local_len = u->local_len;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+            hop->local.ss_family == AF_INET) {
+            struct in_pktinfo pi;
+            memcpy(&pi, CMSG_DATA(c), sizeof pi);
+            ((struct sockaddr_in *)&hop->local)->sin_addr = pi.ipi_addr;
+        } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
+                   hop->local.ss_family == AF_INET6) {
+            struct in6_pktinfo pi;
+            memcpy(&pi, CMSG_DATA(c), sizeof pi);
+            ((struct sockaddr_in6 *)&hop->local)->sin6_addr = pi.ipi6_addr;
+        }
+    }
+}
+
+static msg_t *parse_datagram(const sbc_udp_t *u, const char *data, size_t len)
+{
+    msg_t *msg = msg_create(sip_default_mclass(), u->msg_flags);
+    if (!msg) {
+        return NULL;
+    }
+    msg_maxsize(msg, SBC_SIP_MAX_MSG);
+    msg_iovec_t iov[2];
+    issize_t n = msg_recv_iovec(msg, iov, 2, len, 1);
+    if (n != 1 || iov[0].mv_len != len) {
+        msg_destroy(msg);
+        return NULL;
+    }
+    memcpy(iov[0].mv_base, data, len);
+    msg_recv_commit(msg, len, 1);
+    if (msg_extract(msg) <= 0 || msg_get_flags(msg, MSG_FLG_ERROR | MSG_FLG_TOOLARGE)) {
+        msg_destroy(msg);
+        return NULL;
+    }
+    return msg;
+}
+
+static void prepare_batch(sbc_udp_t *u)
+{
+    for (int i = 0; i < SBC_UDP_BATCH; i++) {
+        u->iovs[i].iov_base = u->bufs + (size_t)i * SBC_SIP_MAX_MSG;
+        u->iovs[i].iov_len = SBC_SIP_MAX_MSG;
+        struct msghdr *mh = &u->hdrs[i].msg_hdr;
+        mh->msg_name = &u->from[i];
+        mh->msg_namelen = sizeof u->from[i];
+        mh->msg_iov = &u->iovs[i];
+        mh->msg_iovlen = 1;
+        mh->msg_control = u->cmsg[i];
+        mh->msg_controllen = CMSG_ROOM;
+        mh->msg_flags = 0;
+        u->hdrs[i].msg_len = 0;
+    }
+}
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+    sbc_udp_t *u = arg;
+    /* bounded work per wake-up so one busy socket cannot starve the loop */
+    for (int round = 0; round < 8; round++) {
+        prepare_batch(u);
+        int n = recvmmsg(fd, u->hdrs, SBC_UDP_BATCH, MSG_DONTWAIT, NULL);
+        if (n <= 0) {
+            if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                LOG_WARN("udp %s: recvmmsg: %s", u->iface->name ? u->iface->name : "?",
+                         strerror(errno));
+            }
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            struct msghdr *mh = &u->hdrs[i].msg_hdr;
+            const struct sockaddr *src = (const struct sockaddr *)&u->from[i];
+            size_t len = u->hdrs[i].msg_len;
+            if (!sbc_iface_allows(u->iface, src)) {
+                u->stats.drop_acl++;
+                continue;
+            }
+            if (mh->msg_flags & MSG_TRUNC) {
+                u->stats.drop_truncated++;
+                continue;
+            }
+            msg_t *msg = parse_datagram(u, u->iovs[i].iov_base, len);
+            if (!msg) {
+                u->stats.drop_parse++;
+                continue;
+            }
+            sbc_hop_t hop;
+            memset(&hop, 0, sizeof hop);
+            hop.tp = SBC_TP_UDP;
+            memcpy(&hop.peer, &u->from[i], mh->msg_namelen);
+            hop.peer_len = mh->msg_namelen;
+            local_from_cmsg(u, mh, &hop);
+            hop.iface = u->iface;
+            u->stats.rx_datagrams++;
+            u->stats.rx_bytes += len;
+            u->cb(u->arg, msg, &hop);
+        }
+        if (n < SBC_UDP_BATCH) {
+            return;
+        }
+    }
+}
+
+sbc_udp_t *sbc_udp_create(struct event_base *base, const sbc_interface_t *iface, int msg_flags,
+                          sbc_udp_recv_cb cb, void *arg, char *err, size_t errlen)
+{
+    const char *name = iface && iface->name ? iface->name : "?";
+    sbc_udp_t *u = calloc(1, sizeof *u);
+    if (!u) {
+        snprintf(err, errlen, "udp %s: out of memory", name);
+        return NULL;
+    }
+    u->fd = -1;
+    u->base = base;
+    u->iface = iface;
+    u->cb = cb;
+    u->arg = arg;
+    u->msg_flags = msg_flags;
+    u->bufs = malloc((size_t)SBC_UDP_BATCH * SBC_SIP_MAX_MSG);
+    if (!u->bufs) {
+        snprintf(err, errlen, "udp %s: out of memory", name);
+        goto fail;
+    }
+    if (sbc_sockaddr_parse(iface->sip_address, iface->sip_port, &u->local, &u->local_len) < 0) {
+        snprintf(err, errlen, "udp %s: bad address '%s'", name,
+                 iface->sip_address ? iface->sip_address : "");
+        goto fail;
+    }
+    int fam = u->local.ss_family;
+    u->fd = socket(fam, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (u->fd < 0) {
+        snprintf(err, errlen, "udp %s: socket: %s", name, strerror(errno));
+        goto fail;
+    }
+    int one = 1;
+    setsockopt(u->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (setsockopt(u->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+        snprintf(err, errlen, "udp %s: SO_REUSEPORT: %s", name, strerror(errno));
+        goto fail;
+    }
+    if (fam == AF_INET) {
+        setsockopt(u->fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
+    } else {
+        setsockopt(u->fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
+    }
+    if (bind(u->fd, (struct sockaddr *)&u->local, u->local_len) < 0) {
+        snprintf(err, errlen, "udp %s: bind %s:%u: %s", name, iface->sip_address,
+                 iface->sip_port, strerror(errno));
+        goto fail;
+    }
+    u->local_len = sizeof u->local;
+    getsockname(u->fd, (struct sockaddr *)&u->local, &u->local_len);
+    u->ev = event_new(base, u->fd, EV_READ | EV_PERSIST, on_readable, u);
+    if (!u->ev || event_add(u->ev, NULL) < 0) {
+        snprintf(err, errlen, "udp %s: cannot register the socket with the event loop", name);
+        goto fail;
+    }
+    return u;
+fail:
+    sbc_udp_destroy(u);
+    return NULL;
+}
+
+void sbc_udp_destroy(sbc_udp_t *u)
+{
+    if (!u) {
+        return;
+    }
+    if (u->ev) {
+        event_free(u->ev);
+    }
+    if (u->fd >= 0) {
+        close(u->fd);
+    }
+    free(u->bufs);
+    free(u);
+}
+
+int sbc_udp_sendv(sbc_udp_t *u, const struct iovec *iov, int iovcnt, const struct sockaddr *to,
+                  socklen_t tolen)
+{
+    struct msghdr mh = {
+        .msg_name = (void *)to,
+        .msg_namelen = tolen,
+        .msg_iov = (struct iovec *)iov,
+        .msg_iovlen = (size_t)iovcnt,
+    };
+    ssize_t n = sendmsg(u->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0) {
+        u->stats.tx_errors++;
+        return -1;
+    }
+    u->stats.tx_datagrams++;
+    u->stats.tx_bytes += (uint64_t)n;
+    return 0;
+}
+
+const sbc_interface_t *sbc_udp_iface(const sbc_udp_t *u)
+{
+    return u->iface;
+}
+
+const struct sockaddr *sbc_udp_local(const sbc_udp_t *u, socklen_t *len)
+{
+    if (len) {
+        *len = u->local_len;
+    }
+    return (const struct sockaddr *)&u->local;
+}
+
+const struct sbc_udp_stats *sbc_udp_stats(const sbc_udp_t *u)
+{
+    return &u->stats;
+}
