@@ -1,0 +1,373 @@
+/* Relay: recvmmsg a batch from one leg's socket, translate each packet in
+ * place (unprotect, protect) and sendmmsg it on the other leg. The batch
+ * buffers belong to the worker's relay, so the packet path allocates nothing. */
+#include "media/relay.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#define BUF_SIZE (SBC_RELAY_MTU + SBC_SRTP_MAX_TRAILER + 64)
+#define MAX_ROUNDS 4                 /* batches per wake-up before yielding to other sockets */
+
+struct watch {
+    struct sbc_relay_stream *s;
+    uint8_t leg;
+    bool rtcp;
+};
+
+struct relay_leg {
+    int rtp_fd, rtcp_fd;
+    struct event *ev_rtp, *ev_rtcp;
+    struct watch w_rtp, w_rtcp;
+    struct sockaddr_in sig_rtp, sig_rtcp;    /* signalled */
+    bool mux;
+    bool rtcp_latched;
+    struct sockaddr_in latched_rtcp;
+    sbc_srtp_t *rx, *rx_old, *tx;
+    struct sbc_relay_leg_stats st;
+};
+
+struct sbc_relay_stream {
+    struct sbc_relay *r;
+    struct relay_leg leg[2];
+    uint64_t last_rx;
+};
+
+struct tx_batch {
+    int fd;
+    unsigned n;
+    struct mmsghdr msg[SBC_RELAY_BATCH];
+    struct iovec iov[SBC_RELAY_BATCH];
+    struct sockaddr_in to[SBC_RELAY_BATCH];
+};
+
+struct sbc_relay {
+    struct event_base *base;
+    struct mmsghdr rx_msg[SBC_RELAY_BATCH];
+    struct iovec rx_iov[SBC_RELAY_BATCH];
+    struct sockaddr_in rx_from[SBC_RELAY_BATCH];
+    struct tx_batch tx[2];               /* RTP socket, RTCP socket of the output leg */
+    uint8_t buf[SBC_RELAY_BATCH][BUF_SIZE];
+};
+
+uint64_t sbc_relay_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+struct sbc_relay *sbc_relay_create(struct event_base *base, char *err, size_t errlen)
+{
+    struct sbc_relay *r = calloc(1, sizeof(*r));
+    if (!r) {
+        snprintf(err, errlen, "relay: out of memory");
+        return NULL;
+    }
+    r->base = base;
+    for (unsigned i = 0; i < SBC_RELAY_BATCH; i++) {
+        r->rx_iov[i].iov_base = r->buf[i];
+        r->rx_msg[i].msg_hdr.msg_iov = &r->rx_iov[i];
+        r->rx_msg[i].msg_hdr.msg_iovlen = 1;
+        r->rx_msg[i].msg_hdr.msg_name = &r->rx_from[i];
+        for (unsigned t = 0; t < 2; t++) {
+            r->tx[t].msg[i].msg_hdr.msg_iov = &r->tx[t].iov[i];
+            r->tx[t].msg[i].msg_hdr.msg_iovlen = 1;
+            r->tx[t].msg[i].msg_hdr.msg_name = &r->tx[t].to[i];
+            r->tx[t].msg[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_in);
+        }
+    }
+    return r;
+}
+
+void sbc_relay_destroy(struct sbc_relay *r)
+{
+    free(r);
+}
+
+struct event_base *sbc_relay_base(const struct sbc_relay *r)
+{
+    return r->base;
+}
+
+/* NULL-tolerant, whatever the SRTP layer's destroy accepts. */
+static void srtp_drop(sbc_srtp_t *c)
+{
+    if (c)
+        sbc_srtp_destroy(c);
+}
+
+static bool same_addr(const struct sockaddr_in *a, const struct sockaddr_in *b)
+{
+    return a->sin_port == b->sin_port && a->sin_addr.s_addr == b->sin_addr.s_addr;
+}
+
+static bool addr_usable(const struct sockaddr_in *a)
+{
+    return a->sin_port != 0 && a->sin_addr.s_addr != INADDR_ANY;
+}
+
+/* RFC 5761 section 4: on a muxed port, RTCP packet types 192-223 sit where an
+ * RTP marker bit plus payload type 64-95 would. */
+static bool looks_rtcp(const uint8_t *pkt)
+{
+    return pkt[1] >= 192 && pkt[1] <= 223;
+}
+
+static void flush(struct sbc_relay *r, struct tx_batch *b, struct relay_leg *out, struct relay_leg *in)
+{
+    unsigned done = 0;
+    while (done < b->n) {
+        int k = sendmmsg(b->fd, b->msg + done, b->n - done, MSG_DONTWAIT);
+        if (k <= 0) {
+            if (k < 0 && errno == EINTR)
+                continue;
+            /* Skip the packet the kernel refused (e.g. ICMP unreachable
+             * reported as ECONNREFUSED) and keep going. */
+            in->st.send_fail++;
+            done++;
+            continue;
+        }
+        for (int i = 0; i < k; i++) {
+            out->st.tx_packets++;
+            out->st.tx_bytes += b->iov[done + (unsigned)i].iov_len;
+        }
+        done += (unsigned)k;
+    }
+    b->n = 0;
+}
+
+/* Unprotects in place. Returns false (counted) when the packet must be dropped. */
+static bool srtp_in(struct relay_leg *in, uint8_t *pkt, int *len, bool rtcp)
+{
+    enum sbc_srtp_status st = rtcp ? sbc_srtp_unprotect_rtcp(in->rx, pkt, len) : sbc_srtp_unprotect(in->rx, pkt, len);
+    if (st == SBC_SRTP_OK) {
+        if (in->rx_old) {            /* the new key works: the old one is done */
+            srtp_drop(in->rx_old);
+            in->rx_old = NULL;
+        }
+        return true;
+    }
+    if (st == SBC_SRTP_E_AUTH && in->rx_old) {
+        st = rtcp ? sbc_srtp_unprotect_rtcp(in->rx_old, pkt, len) : sbc_srtp_unprotect(in->rx_old, pkt, len);
+        if (st == SBC_SRTP_OK)
+            return true;
+    }
+    if (st == SBC_SRTP_E_AUTH)
+        in->st.srtp_auth_fail++;
+    else if (st == SBC_SRTP_E_REPLAY)
+        in->st.srtp_replay++;
+    else
+        in->st.malformed++;
+    return false;
+}
+
+static void process(struct sbc_relay *r, struct sbc_relay_stream *s, unsigned li, bool rtcp_sock, unsigned n)
+{
+    struct relay_leg *in = &s->leg[li], *out = &s->leg[li ^ 1u];
+    r->tx[0].fd = out->rtp_fd;
+    r->tx[1].fd = out->rtcp_fd;
+    bool any = false;
+
+    for (unsigned i = 0; i < n; i++) {
+        uint8_t *pkt = r->buf[i];
+        int len = (int)r->rx_msg[i].msg_len;
+        const struct sockaddr_in *from = &r->rx_from[i];
+        if ((r->rx_msg[i].msg_hdr.msg_flags & MSG_TRUNC) || len < 8 || (pkt[0] >> 6) != 2 ||
+            r->rx_msg[i].msg_hdr.msg_namelen != sizeof(struct sockaddr_in)) {
+            in->st.malformed++;
+            continue;
+        }
+        bool rtcp = rtcp_sock || (in->mux && looks_rtcp(pkt));
+        if (!rtcp && len < 12) {
+            in->st.malformed++;
+            continue;
+        }
+        bool sep = rtcp && !in->mux;         /* RTCP on its own port: its own latch */
+        bool *latched = sep ? &in->rtcp_latched : &in->st.latched;
+        struct sockaddr_in *latch = sep ? &in->latched_rtcp : &in->st.latched_addr;
+        if (*latched && !same_addr(latch, from)) {
+            in->st.foreign++;
+            continue;
+        }
+        int rxlen = len;
+        if (in->rx && !srtp_in(in, pkt, &len, rtcp))
+            continue;
+        if (!*latched) {             /* symmetric RTP: answer where it comes from */
+            *latch = *from;
+            *latched = true;
+        }
+        in->st.rx_packets++;
+        in->st.rx_bytes += (uint64_t)rxlen;
+        in->st.rx_rtcp += rtcp;
+        any = true;
+
+        bool out_sep = rtcp && !out->mux;
+        const struct sockaddr_in *dst;
+        if (out_sep)
+            dst = out->rtcp_latched ? &out->latched_rtcp : &out->sig_rtcp;
+        else
+            dst = out->st.latched ? &out->st.latched_addr : &out->sig_rtp;
+        struct tx_batch *b = &r->tx[out_sep];
+        if (b->fd < 0 || !addr_usable(dst)) {
+            in->st.no_dest++;
+            continue;
+        }
+        if (out->tx) {
+            enum sbc_srtp_status st = rtcp ? sbc_srtp_protect_rtcp(out->tx, pkt, &len)
+                                           : sbc_srtp_protect(out->tx, pkt, &len);
+            if (st != SBC_SRTP_OK) {
+                in->st.send_fail++;
+                continue;
+            }
+        }
+        b->iov[b->n].iov_base = pkt;
+        b->iov[b->n].iov_len = (size_t)len;
+        b->to[b->n] = *dst;
+        b->n++;
+    }
+    if (any)
+        s->last_rx = sbc_relay_now_ns();
+    for (unsigned t = 0; t < 2; t++)
+        if (r->tx[t].n)
+            flush(r, &r->tx[t], out, in);
+}
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+    struct watch *w = arg;
+    struct sbc_relay_stream *s = w->s;
+    struct sbc_relay *r = s->r;
+    for (unsigned round = 0; round < MAX_ROUNDS; round++) {
+        for (unsigned i = 0; i < SBC_RELAY_BATCH; i++) {
+            r->rx_iov[i].iov_len = SBC_RELAY_MTU;
+            r->rx_msg[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_in);
+            r->rx_msg[i].msg_hdr.msg_flags = 0;
+        }
+        int n = recvmmsg(fd, r->rx_msg, SBC_RELAY_BATCH, MSG_DONTWAIT, NULL);
+        if (n <= 0)
+            return;
+        process(r, s, w->leg, w->rtcp, (unsigned)n);
+        if (n < SBC_RELAY_BATCH)
+            return;
+    }
+}
+
+static int watch_fd(struct sbc_relay_stream *s, unsigned li, bool rtcp, int fd, char *err, size_t errlen)
+{
+    struct relay_leg *l = &s->leg[li];
+    struct watch *w = rtcp ? &l->w_rtcp : &l->w_rtp;
+    struct event **ev = rtcp ? &l->ev_rtcp : &l->ev_rtp;
+    *w = (struct watch){ s, (uint8_t)li, rtcp };
+    if (rtcp)
+        l->rtcp_fd = fd;
+    else
+        l->rtp_fd = fd;
+    if (fd < 0)
+        return 0;
+    *ev = event_new(s->r->base, fd, EV_READ | EV_PERSIST, on_readable, w);
+    if (!*ev || event_add(*ev, NULL) < 0) {
+        snprintf(err, errlen, "relay: cannot watch socket %d", fd);
+        return -1;
+    }
+    return 0;
+}
+
+struct sbc_relay_stream *sbc_relay_stream_create(struct sbc_relay *r, int rtp_fd0, int rtcp_fd0, int rtp_fd1,
+                                                 int rtcp_fd1, char *err, size_t errlen)
+{
+    struct sbc_relay_stream *s = calloc(1, sizeof(*s));
+    if (!s) {
+        snprintf(err, errlen, "relay: out of memory");
+        return NULL;
+    }
+    s->r = r;
+    s->leg[0].rtp_fd = s->leg[0].rtcp_fd = s->leg[1].rtp_fd = s->leg[1].rtcp_fd = -1;
+    if (watch_fd(s, 0, false, rtp_fd0, err, errlen) < 0 || watch_fd(s, 0, true, rtcp_fd0, err, errlen) < 0 ||
+        watch_fd(s, 1, false, rtp_fd1, err, errlen) < 0 || watch_fd(s, 1, true, rtcp_fd1, err, errlen) < 0) {
+        sbc_relay_stream_destroy(s);
+        return NULL;
+    }
+    return s;
+}
+
+void sbc_relay_stream_destroy(struct sbc_relay_stream *s)
+{
+    if (!s)
+        return;
+    for (unsigned i = 0; i < 2; i++) {
+        struct relay_leg *l = &s->leg[i];
+        if (l->ev_rtp)
+            event_free(l->ev_rtp);
+        if (l->ev_rtcp)
+            event_free(l->ev_rtcp);
+        srtp_drop(l->rx);
+        srtp_drop(l->rx_old);
+        srtp_drop(l->tx);
+    }
+    free(s);
+}
+
+int sbc_relay_stream_set_rtcp_fd(struct sbc_relay_stream *s, int leg, int fd, char *err, size_t errlen)
+{
+    struct relay_leg *l = &s->leg[leg & 1];
+    if (l->ev_rtcp) {
+        event_free(l->ev_rtcp);
+        l->ev_rtcp = NULL;
+    }
+    return watch_fd(s, (unsigned)leg & 1u, true, fd, err, errlen);
+}
+
+void sbc_relay_stream_set_peer(struct sbc_relay_stream *s, int leg, const struct sockaddr_in *rtp,
+                               const struct sockaddr_in *rtcp, bool mux)
+{
+    struct relay_leg *l = &s->leg[leg & 1];
+    if (!same_addr(&l->sig_rtp, rtp) || !same_addr(&l->sig_rtcp, rtcp) || l->mux != mux)
+        sbc_relay_stream_unlatch(s, leg);
+    l->sig_rtp = *rtp;
+    l->sig_rtcp = *rtcp;
+    l->mux = mux;
+}
+
+void sbc_relay_stream_unlatch(struct sbc_relay_stream *s, int leg)
+{
+    struct relay_leg *l = &s->leg[leg & 1];
+    l->st.latched = false;
+    l->rtcp_latched = false;
+    memset(&l->st.latched_addr, 0, sizeof(l->st.latched_addr));
+    memset(&l->latched_rtcp, 0, sizeof(l->latched_rtcp));
+}
+
+void sbc_relay_stream_set_srtp_rx(struct sbc_relay_stream *s, int leg, sbc_srtp_t *rx)
+{
+    struct relay_leg *l = &s->leg[leg & 1];
+    srtp_drop(l->rx_old);
+    l->rx_old = NULL;
+    if (rx && l->rx)
+        l->rx_old = l->rx;
+    else
+        srtp_drop(l->rx);
+    l->rx = rx;
+}
+
+void sbc_relay_stream_set_srtp_tx(struct sbc_relay_stream *s, int leg, sbc_srtp_t *tx)
+{
+    struct relay_leg *l = &s->leg[leg & 1];
+    srtp_drop(l->tx);
+    l->tx = tx;
+}
+
+const struct sbc_relay_leg_stats *sbc_relay_stream_stats(const struct sbc_relay_stream *s, int leg)
+{
+    return &s->leg[leg & 1].st;
+}
+
+uint64_t sbc_relay_stream_last_rx(const struct sbc_relay_stream *s)
+{
+    return s->last_rx;
+}
