@@ -50,6 +50,11 @@ typedef struct sbc_tls_conf {
     char *private_key;
     char *ca_file;      /* trust anchors for peers; may be NULL */
     int min_version;    /* 0x0303 = TLS 1.2, 0x0304 = TLS 1.3 */
+    /* SHA-256 of each file's content at load time (zero when absent), so a
+     * reload can tell a renewed certificate from an unchanged one. */
+    uint8_t certificate_sha256[32];
+    uint8_t private_key_sha256[32];
+    uint8_t ca_file_sha256[32];
 } sbc_tls_conf_t;
 
 typedef struct sbc_interface {
@@ -154,12 +159,20 @@ sbc_config_t *sbc_config_load(const char *path, sbc_diag_t *diag);
 sbc_config_t *sbc_config_load_buffer(const char *name, const char *base_dir,
                                      const char *yaml, size_t len, sbc_diag_t *diag);
 
+/* SBC_LOAD_NO_FILES: touch no file (includes and certificate files are
+ * reported as errors instead of read); for fuzzing and untrusted input. */
+#define SBC_LOAD_NO_FILES 0x1u
+sbc_config_t *sbc_config_load_buffer_flags(const char *name, const char *base_dir,
+                                           const char *yaml, size_t len, unsigned flags,
+                                           sbc_diag_t *diag);
+
 sbc_config_t *sbc_config_ref(sbc_config_t *c);
 void sbc_config_unref(sbc_config_t *c);
 
 /* Lookups: O(1) or O(log n), no allocation, safe from any thread. */
 const sbc_tenant_t *sbc_config_tenant_by_fqdn(const sbc_config_t *c, const char *fqdn);
 const sbc_tenant_t *sbc_config_tenant_by_id(const sbc_config_t *c, const char *id);
+const sbc_tenant_t *sbc_config_tenant_by_name(const sbc_config_t *c, const char *name);
 /* e164 with or without the leading '+'; most specific match wins
  * (exact number, then the narrowest range or longest prefix). */
 const sbc_tenant_t *sbc_config_tenant_by_number(const sbc_config_t *c, const char *e164);
