@@ -11,6 +11,7 @@
 #include "sbc/alloc.h"
 #include "sbc/log.h"
 #include "sbc/node.h"
+#include "sbc/sipmsg.h"
 
 static void usage(FILE *f)
 {
@@ -79,6 +80,7 @@ int main(int argc, char **argv)
 
     /* Workers wake each other and the main loop exits them from another thread. */
     evthread_use_pthreads();
+    sbc_sipmsg_global_init();
 
     char err[8192];
     sbc_node_rt_t *node = sbc_node_create(config, err, sizeof err);

@@ -17,6 +17,7 @@
 #include "sbc/alloc.h"
 #include "sbc/control.h"
 #include "sbc/log.h"
+#include "sbc/sig.h"
 #include "sbc/worker.h"
 
 struct sbc_node_rt {
@@ -88,8 +89,28 @@ static json_t *cmd_reload(void *arg, json_t *req)
     return sbc_node_reload(arg, "control");
 }
 
+/* Node-wide call counters: the sum over workers. */
+static void calls_add(json_t *o, const sbc_sig_stats_t *ss)
+{
+#define ADD(f) json_object_set_new(o, #f, json_integer(json_integer_value(json_object_get(o, #f)) + (json_int_t)ss->f))
+    ADD(calls_active);
+    ADD(calls_total);
+    ADD(calls_answered);
+    ADD(calls_failed);
+    ADD(handoffs_out);
+    ADD(drop_unknown_source);
+    ADD(rejected_no_route);
+    ADD(rejected_capacity);
+    ADD(rejected_other);
+    ADD(failovers);
+    ADD(unknown_dialog);
+    ADD(options_answered);
+#undef ADD
+}
+
 static json_t *cmd_status(void *arg, json_t *req)
 {
+    json_t *calls = json_object();
     sbc_node_rt_t *n = arg;
     sbc_config_t *c = sbc_config_current();
     sbc_alloc_info_t ai;
@@ -97,12 +118,20 @@ static json_t *cmd_status(void *arg, json_t *req)
     json_t *workers = json_array();
     for (int i = 0; i < sbc_workers_count(n->workers); i++) {
         sbc_worker_stats_t st;
-        sbc_worker_stats(sbc_workers_get(n->workers, i), &st);
-        json_array_append_new(workers, json_pack("{s:i, s:I, s:I}", "index", i, "jobs", (json_int_t)st.jobs,
-                                                 "config_generation", (json_int_t)st.config_generation));
+        sbc_worker_t *w = sbc_workers_get(n->workers, i);
+        sbc_worker_stats(w, &st);
+        sbc_sig_stats_t ss;
+        sbc_sig_stats_read(w, &ss);
+        json_array_append_new(workers, json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I}", "index", i, "jobs",
+                                                 (json_int_t)st.jobs, "config_generation",
+                                                 (json_int_t)st.config_generation, "calls_active",
+                                                 (json_int_t)ss.calls_active, "calls_total", (json_int_t)ss.calls_total,
+                                                 "handoffs_in", (json_int_t)ss.handoffs_in, "handoffs_out",
+                                                 (json_int_t)ss.handoffs_out));
+        calls_add(calls, &ss);
     }
     json_t *r = json_pack("{s:s, s:s, s:i, s:I, s:s, s:I, s:i, s:i, s:i, s:o, s:{s:s, s:b, s:I, s:I},"
-                          " s:{s:I, s:I, s:s}}",
+                          " s:{s:I, s:I, s:s}, s:o}",
                           "node", c->node.name, "version", SBC_VERSION, "pid", (int)getpid(),
                           "uptime_s", (json_int_t)(time(NULL) - n->started),
                           "config", n->config_path, "generation", (json_int_t)c->generation,
@@ -111,7 +140,7 @@ static json_t *cmd_status(void *arg, json_t *req)
                           "allocator", "name", ai.name, "jemalloc_active", ai.jemalloc_active,
                           "allocated", (json_int_t)ai.allocated, "resident", (json_int_t)ai.resident,
                           "reloads", "ok", (json_int_t)n->reloads_ok, "failed", (json_int_t)n->reloads_failed,
-                          "last", n->last_reload);
+                          "last", n->last_reload, "calls", calls);
     sbc_config_unref(c);
     return r;
 }
@@ -243,7 +272,12 @@ sbc_node_rt_t *sbc_node_create(const char *config_path, char *err, size_t errlen
     sbc_control_register(n->control, "lookup", cmd_lookup, n);
     sbc_control_register(n->control, "stop", cmd_stop, n);
 
-    n->workers = sbc_workers_create(c->node.workers, NULL, err, errlen);
+    static const sbc_worker_hooks_t hooks = {
+        .start = sbc_sig_worker_start,
+        .stop = sbc_sig_worker_stop,
+        .config_changed = sbc_sig_worker_config_changed,
+    };
+    n->workers = sbc_workers_create(c->node.workers, &hooks, err, errlen);
     if (!n->workers || sbc_workers_start(n->workers, err, errlen) < 0) {
         sbc_node_destroy(n);
         return NULL;

@@ -103,9 +103,20 @@ static void print_status(json_t *r)
     size_t i;
     json_t *w;
     json_array_foreach(json_object_get(r, "workers"), i, w)
-        printf("worker %-4lld jobs %lld, config generation %lld\n", json_integer_value(json_object_get(w, "index")),
-               json_integer_value(json_object_get(w, "jobs")),
-               json_integer_value(json_object_get(w, "config_generation")));
+        printf("worker %-4lld jobs %lld, config generation %lld, calls %lld active / %lld total, handoffs %lld in\n",
+               json_integer_value(json_object_get(w, "index")), json_integer_value(json_object_get(w, "jobs")),
+               json_integer_value(json_object_get(w, "config_generation")),
+               json_integer_value(json_object_get(w, "calls_active")),
+               json_integer_value(json_object_get(w, "calls_total")),
+               json_integer_value(json_object_get(w, "handoffs_in")));
+    json_t *calls = json_object_get(r, "calls");
+    if (calls) {
+        printf("calls      ");
+        const char *k;
+        json_t *v;
+        json_object_foreach(calls, k, v) printf(" %s=%lld", k, json_integer_value(v));
+        printf("\n");
+    }
 }
 
 static void print_tenants(json_t *r)

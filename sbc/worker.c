@@ -262,6 +262,11 @@ int sbc_worker_index(const sbc_worker_t *w)
     return w->index;
 }
 
+sbc_workers_t *sbc_worker_pool(sbc_worker_t *w)
+{
+    return w->owner;
+}
+
 struct event_base *sbc_worker_base(sbc_worker_t *w)
 {
     return w->base;

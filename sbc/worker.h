@@ -46,6 +46,7 @@ void sbc_workers_config_changed(sbc_workers_t *ws);
 int sbc_worker_post(sbc_worker_t *w, sbc_worker_job_fn fn, void *arg);
 
 int sbc_worker_index(const sbc_worker_t *w);
+sbc_workers_t *sbc_worker_pool(sbc_worker_t *w);
 struct event_base *sbc_worker_base(sbc_worker_t *w);
 /* The snapshot this worker holds (valid on its own thread until the next
  * config_changed); take your own reference to keep it longer. */

@@ -1,0 +1,1027 @@
+/* The B2BUA. Leg A is the side that sent the initial INVITE, leg B the side
+ * we call. Messages toward a leg are built as text from that leg's dialog
+ * state and parsed once (sbc_sipmsg_parse), which keeps every header we send
+ * under our control: no identifier of one leg can leak into the other. */
+#include "sbc/call.h"
+
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <sofia-sip/sip_header.h>
+#include <sofia-sip/su_alloc.h>
+#include <sofia-sip/url.h>
+
+#include "sbc/admission.h"
+#include "sbc/log.h"
+#include "sbc/numbers.h"
+#include "sbc/route.h"
+#include "sbc/sipmsg.h"
+
+#define ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY"
+#define SETUP_TIMEOUT_MS (180 * 1000)   /* ring-no-answer bound */
+#define MAX_BODY 16384
+
+enum call_state { CS_ROUTING = 0, CS_EARLY, CS_CONFIRMED, CS_ENDING };
+
+typedef struct leg {
+    bool teams;                 /* faces the Teams edge */
+    char call_id[96];
+    char local_tag[64];
+    char remote_tag[128];
+    char local_uri[384];        /* name-addr without tag */
+    char remote_uri[384];
+    char contact[384];          /* our Contact on this leg */
+    char target[512];           /* peer's Contact URI: where in-dialog requests go */
+    char route[1024];           /* Route header value, "" = none */
+    char via_host[256];
+    uint16_t via_port;
+    uint32_t cseq;              /* our last CSeq on this leg */
+    uint32_t invite_cseq;       /* CSeq of the INVITE to ACK */
+    sbc_hop_t hop;              /* next hop for our requests */
+} leg_t;
+
+/* One relayed in-dialog request: st on one leg, ct on the other. */
+typedef struct fwd {
+    sbc_txn_t *st, *ct;
+    leg_t *from, *to;
+    bool invite;
+} fwd_t;
+
+struct sbc_call {
+    sbc_call_t *next, *prev;
+    sbc_sig_t *sig;
+    sbc_config_t *cfg;          /* the snapshot the call started with */
+    const sbc_tenant_t *tenant;
+    const sbc_trunk_t *trunk;
+    sbc_adm_slot_t *adm_tenant, *adm_trunk;
+    bool to_teams;
+    enum call_state state;
+    leg_t a, b;
+    msg_t *a_invite;            /* kept for failover and the answer's headers */
+    sbc_txn_t *a_ist, *b_ict, *b_cancel_wait;
+    sbc_txn_t *bye_ct[2];
+    sbc_txl_2xx_t *a_2xx;       /* our 2xx toward A until its ACK */
+    size_t next_target;         /* failover index into proxies / trunk targets */
+    bool b_provisional, a_final_sent, cancelled;
+    int fail_status;
+    fwd_t fwd;
+    sbc_txl_2xx_t *fwd_2xx;
+    sbc_timer_t setup_timer;
+    char called[32], calling[64];
+    char end_reason[64];
+    time_t started;
+};
+
+/* ---- helpers --------------------------------------------------------------- */
+
+static const char *tp_via(enum sbc_transport tp)
+{
+    return tp == SBC_TP_TLS ? "TLS" : tp == SBC_TP_TCP ? "TCP" : "UDP";
+}
+
+static sip_t *sip_of(msg_t *m)
+{
+    return sip_object(m);
+}
+
+static void url_text(const url_t *u, char *buf, size_t cap)
+{
+    su_home_t home[1] = { SU_HOME_INIT(home) };
+    char *s = url_as_string(home, u);
+    snprintf(buf, cap, "%s", s ? s : "");
+    su_home_deinit(home);
+}
+
+/* '"Display" <uri>' of a From/To/Contact-like header, without parameters. */
+static void addr_text(const sip_addr_t *a, char *buf, size_t cap)
+{
+    char u[320];
+    url_text(a->a_url, u, sizeof u);
+    if (a->a_display && *a->a_display)
+        snprintf(buf, cap, "%s <%s>", a->a_display, u);
+    else
+        snprintf(buf, cap, "<%s>", u);
+}
+
+/* Route set from Record-Route: as received (we are UAS) or reversed (UAC). */
+static void route_set(const sip_t *sip, bool reverse, char *buf, size_t cap)
+{
+    const sip_record_route_t *rr[16];
+    int n = 0;
+    for (const sip_record_route_t *r = sip->sip_record_route; r && n < 16; r = r->r_next)
+        rr[n++] = r;
+    size_t off = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && off < cap; i++) {
+        const sip_record_route_t *r = rr[reverse ? n - 1 - i : i];
+        char u[320];
+        url_text(r->r_url, u, sizeof u);
+        off += (size_t)snprintf(buf + off, cap - off, "%s<%s>", i ? ", " : "", u);
+    }
+}
+
+static int resolve(const char *host, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
+{
+    if (sbc_sipmsg_sockaddr(host, port, ss, len) == 0)
+        return 0;
+    /* Names: blocking resolution for now (labs pin addresses in the config);
+     * production wants evdns on the worker's base. */
+    struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *res = NULL;
+    char ps[8];
+    snprintf(ps, sizeof ps, "%u", port);
+    if (getaddrinfo(host, ps, &hints, &res) != 0 || !res)
+        return -1;
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+/* The next hop toward a URI on a leg. Toward Teams a host that names a
+ * configured proxy uses its pinned address; TLS always carries the name for
+ * SNI and the certificate check. */
+static int hop_for_uri(sbc_call_t *c, leg_t *leg, const char *uri_text)
+{
+    su_home_t home[1] = { SU_HOME_INIT(home) };
+    url_t *u = url_make(home, uri_text);
+    int rc = -1;
+    if (!u || !u->url_host)
+        goto out;
+    char tpbuf[16] = "";
+    url_param(u->url_params, "transport", tpbuf, sizeof tpbuf);
+    enum sbc_transport tp = leg->hop.tp;
+    if (!strcasecmp(tpbuf, "tls"))
+        tp = SBC_TP_TLS;
+    else if (!strcasecmp(tpbuf, "tcp"))
+        tp = SBC_TP_TCP;
+    else if (!strcasecmp(tpbuf, "udp"))
+        tp = SBC_TP_UDP;
+    if (leg->teams)
+        tp = SBC_TP_TLS;        /* R1: nothing but TLS toward Teams */
+    uint16_t port = u->url_port ? (uint16_t)atoi(u->url_port) : (tp == SBC_TP_TLS ? 5061 : 5060);
+    char host[256];
+    snprintf(host, sizeof host, "%s", u->url_host);
+    size_t hl = strlen(host);
+    if (host[0] == '[' && hl > 2) {      /* IPv6 literal */
+        memmove(host, host + 1, hl - 2);
+        host[hl - 2] = '\0';
+    }
+    const char *addr = host;
+    if (leg->teams)
+        for (size_t i = 0; i < c->cfg->teams.n_proxies; i++)
+            if (!strcasecmp(c->cfg->teams.proxies[i].host, host) && c->cfg->teams.proxies[i].address)
+                addr = c->cfg->teams.proxies[i].address;
+    sbc_hop_t h = leg->hop;
+    h.tp = tp;
+    h.conn_id = 0;
+    if (resolve(addr, port, &h.peer, &h.peer_len) < 0)
+        goto out;
+    if (tp == SBC_TP_TLS)
+        snprintf(h.tls_name, sizeof h.tls_name, "%s", host);
+    else
+        h.tls_name[0] = '\0';
+    leg->hop = h;
+    rc = 0;
+out:
+    su_home_deinit(home);
+    return rc;
+}
+
+/* Builds and parses one request on a leg. ruri NULL = the leg's target. */
+static msg_t *build_request(sbc_call_t *c, leg_t *leg, const char *method, const char *ruri, uint32_t cseq,
+                            const char *extra, const char *ctype, const char *body, size_t blen)
+{
+    sbc_sig_t *s = c->sig;
+    char branch[SBC_SIPMSG_ID_MAX];
+    sbc_sipmsg_make_branch(branch, sizeof branch, sbc_sig_index(s));
+    size_t cap = 4096 + blen;
+    char *buf = malloc(cap);
+    if (!buf)
+        return NULL;
+    int n = snprintf(buf, cap,
+                     "%s %s SIP/2.0\r\n"
+                     "Via: SIP/2.0/%s %s:%u;branch=%s;rport\r\n"
+                     "Max-Forwards: 70\r\n"
+                     "From: %s;tag=%s\r\n"
+                     "To: %s%s%s\r\n"
+                     "Call-ID: %s\r\n"
+                     "CSeq: %u %s\r\n"
+                     "%s%s%s"
+                     "Contact: %s\r\n"
+                     "Allow: " ALLOW "\r\n"
+                     "%s%s%s"
+                     "%s"
+                     "%s%s%s"
+                     "Content-Length: %zu\r\n\r\n",
+                     method, ruri ? ruri : leg->target, tp_via(leg->hop.tp), leg->via_host, leg->via_port, branch,
+                     leg->local_uri, leg->local_tag, leg->remote_uri, leg->remote_tag[0] ? ";tag=" : "",
+                     leg->remote_tag, leg->call_id, cseq, method, leg->route[0] ? "Route: " : "", leg->route,
+                     leg->route[0] ? "\r\n" : "", leg->contact,
+                     leg->teams && c->cfg->teams.user_agent ? "User-Agent: " : "",
+                     leg->teams && c->cfg->teams.user_agent ? c->cfg->teams.user_agent : "",
+                     leg->teams && c->cfg->teams.user_agent ? "\r\n" : "", extra ? extra : "",
+                     ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "", blen);
+    if (n < 0 || (size_t)n + blen >= cap) {
+        free(buf);
+        return NULL;
+    }
+    memcpy(buf + n, body ? body : "", blen);
+    msg_t *m = NULL;
+    const char *why = NULL;
+    if (sbc_sipmsg_parse(buf, (size_t)n + blen, &m, &why) != SBC_SIPMSG_OK) {
+        LOG_CALL(SBC_LOG_ERROR, leg->call_id, c->tenant ? c->tenant->name : NULL, "built %s unparsable: %s",
+                 method, why ? why : "?");
+        if (m)
+            msg_destroy(m);
+        m = NULL;
+    }
+    free(buf);
+    return m;
+}
+
+/* Adds Contact and a body to a response built by sbc_sipmsg_response. */
+static msg_t *build_response(sbc_call_t *c, leg_t *leg, msg_t *req, int status, const char *phrase,
+                             const char *extra, const char *ctype, const char *body, size_t blen)
+{
+    char hdrs[1024];
+    snprintf(hdrs, sizeof hdrs, "%s%s%s%s%s", status > 100 && status < 300 ? "Contact: " : "",
+             status > 100 && status < 300 ? leg->contact : "", status > 100 && status < 300 ? "\r\n" : "",
+             status >= 200 && status < 300 ? "Allow: " ALLOW "\r\n" : "", extra ? extra : "");
+    sbc_sipmsg_resp_opt_t opt = { .to_tag = leg->local_tag, .extra = hdrs };
+    msg_t *r = sbc_sipmsg_response(req, status, phrase, &opt);
+    if (!r || !ctype || !body || !blen)
+        return r;
+    /* Re-parse with the body: simplest way to keep Content-Length right. */
+    char *text = NULL;
+    size_t len = 0;
+    text = sbc_sipmsg_to_string(r, &len);
+    msg_destroy(r);
+    if (!text)
+        return NULL;
+    char *end = strstr(text, "\r\n\r\n");
+    if (!end) {
+        free(text);
+        return NULL;
+    }
+    size_t head = (size_t)(end - text) + 2;
+    size_t cap = head + 128 + blen;
+    char *buf = malloc(cap);
+    size_t off = 0;
+    /* Drop the Content-Length the builder wrote; we write ours. */
+    for (char *line = text; line < text + head;) {
+        char *eol = strstr(line, "\r\n");
+        size_t ll = (size_t)(eol - line) + 2;
+        if (strncasecmp(line, "Content-Length:", 15) && strncasecmp(line, "l:", 2) &&
+            strncasecmp(line, "Content-Type:", 13)) {
+            memcpy(buf + off, line, ll);
+            off += ll;
+        }
+        line += ll;
+    }
+    off += (size_t)snprintf(buf + off, cap - off, "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n", ctype, blen);
+    memcpy(buf + off, body, blen);
+    off += blen;
+    free(text);
+    msg_t *m = NULL;
+    const char *why;
+    if (sbc_sipmsg_parse(buf, off, &m, &why) != SBC_SIPMSG_OK && m) {
+        msg_destroy(m);
+        m = NULL;
+    }
+    free(buf);
+    return m;
+}
+
+static void body_of(msg_t *m, const char **ctype, const char **body, size_t *blen)
+{
+    sip_t *sip = sip_of(m);
+    *ctype = NULL;
+    *body = NULL;
+    *blen = 0;
+    if (sip->sip_payload && sip->sip_payload->pl_len && sip->sip_payload->pl_len <= MAX_BODY) {
+        *body = sip->sip_payload->pl_data;
+        *blen = sip->sip_payload->pl_len;
+        *ctype = sip->sip_content_type ? sip->sip_content_type->c_type : "application/sdp";
+    }
+}
+
+static const char *tenant_name(const sbc_call_t *c)
+{
+    return c->tenant ? c->tenant->name : NULL;
+}
+
+/* ---- lifetime -------------------------------------------------------------- */
+
+static void call_index(sbc_call_t *c)
+{
+    sbc_sig_call_index(c->sig, c->a.local_tag, c);
+    sbc_sig_call_index(c->sig, c->b.local_tag, c);
+}
+
+static void detach(sbc_txn_t **t)
+{
+    if (*t) {
+        sbc_txn_detach(*t);
+        *t = NULL;
+    }
+}
+
+static void call_free(sbc_call_t *c)
+{
+    sbc_sig_t *s = c->sig;
+    sbc_sig_stats_t *st = sbc_sig_stats(s);
+    LOG_CALL(SBC_LOG_INFO, c->a.call_id, tenant_name(c), "call %s -> %s ended: %s", c->calling, c->called,
+             c->end_reason[0] ? c->end_reason : "normal");
+    sbc_sig_call_unindex(s, c->a.local_tag);
+    sbc_sig_call_unindex(s, c->b.local_tag);
+    detach(&c->a_ist);
+    detach(&c->b_ict);
+    detach(&c->b_cancel_wait);
+    detach(&c->bye_ct[0]);
+    detach(&c->bye_ct[1]);
+    detach(&c->fwd.st);
+    detach(&c->fwd.ct);
+    sbc_txl_2xx_retransmit_stop(c->a_2xx);
+    sbc_txl_2xx_retransmit_stop(c->fwd_2xx);
+    sbc_timer_cleanup(&c->setup_timer);
+    sbc_admission_release(c->adm_tenant);
+    sbc_admission_release(c->adm_trunk);
+    if (c->a_invite)
+        msg_destroy(c->a_invite);
+    sbc_call_t **head = sbc_sig_call_list(s);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        *head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    st->calls_active--;
+    sbc_config_unref(c->cfg);
+    free(c);
+}
+
+/* Ends the call once nothing is outstanding. */
+static void maybe_free(sbc_call_t *c)
+{
+    if (c->state == CS_ENDING && !c->bye_ct[0] && !c->bye_ct[1] && !c->b_ict && !c->b_cancel_wait &&
+        !c->fwd.ct)
+        call_free(c);
+}
+
+static void send_bye(sbc_call_t *c, leg_t *leg, int slot)
+{
+    msg_t *bye = build_request(c, leg, "BYE", NULL, ++leg->cseq, NULL, NULL, NULL, 0);
+    c->bye_ct[slot] = bye ? sbc_txl_request(sbc_sig_txl(c->sig), bye, &leg->hop, c) : NULL;
+}
+
+/* Hangs up both legs (those that have a dialog) except `except`. */
+static void end_call(sbc_call_t *c, const char *reason, leg_t *except)
+{
+    if (c->state == CS_ENDING)
+        return;
+    snprintf(c->end_reason, sizeof c->end_reason, "%s", reason);
+    bool confirmed = c->state == CS_CONFIRMED;
+    c->state = CS_ENDING;
+    sbc_timer_stop(&c->setup_timer);
+    if (c->fwd.st) {
+        sbc_txl_reply(sbc_sig_txl(c->sig), c->fwd.st, 487, "Request Terminated", NULL);
+        detach(&c->fwd.st);
+    }
+    detach(&c->fwd.ct);
+    if (confirmed) {
+        if (except != &c->a)
+            send_bye(c, &c->a, 0);
+        if (except != &c->b)
+            send_bye(c, &c->b, 1);
+    }
+    maybe_free(c);
+}
+
+/* ---- answering leg A ---------------------------------------------------------- */
+
+static void a_2xx_timeout(void *arg)
+{
+    sbc_call_t *c = arg;
+    c->a_2xx = NULL;
+    end_call(c, "no ACK for 2xx", NULL);
+}
+
+static void reply_a(sbc_call_t *c, int status, const char *phrase, const char *extra, msg_t *body_from)
+{
+    if (!c->a_ist || c->a_final_sent)
+        return;
+    const char *ctype = NULL, *body = NULL;
+    size_t blen = 0;
+    if (body_from)
+        body_of(body_from, &ctype, &body, &blen);
+    msg_t *r = build_response(c, &c->a, sbc_txn_request(c->a_ist), status, phrase, extra, ctype, body, blen);
+    if (!r)
+        return;
+    if (status >= 200) {
+        c->a_final_sent = true;
+        if (status < 300)
+            c->a_2xx = sbc_txl_2xx_retransmit_start(sbc_sig_txl(c->sig), r, sbc_txn_hop(c->a_ist), a_2xx_timeout, c);
+    }
+    sbc_txl_respond(sbc_sig_txl(c->sig), c->a_ist, r);
+    if (status >= 200)
+        detach(&c->a_ist);
+}
+
+static void fail_call(sbc_call_t *c, int status, const char *phrase, const char *reason)
+{
+    sbc_sig_stats(c->sig)->calls_failed++;
+    char extra[128] = "";
+    if (status == 503)
+        snprintf(extra, sizeof extra, "Retry-After: 5\r\n");
+    if (status == 486 && !c->to_teams)
+        snprintf(extra, sizeof extra, "Reason: Q.850;cause=17\r\n");   /* R47 */
+    reply_a(c, status, phrase, extra, NULL);
+    end_call(c, reason, NULL);
+}
+
+/* ---- leg B: the outgoing INVITE and failover ---------------------------------- */
+
+static size_t n_targets(const sbc_call_t *c)
+{
+    return c->to_teams ? c->cfg->teams.n_proxies : c->trunk->n_targets;
+}
+
+/* Sends the INVITE to target index c->next_target; -1 when none is left. */
+static int b_invite_next(sbc_call_t *c)
+{
+    sbc_txl_t *txl = sbc_sig_txl(c->sig);
+    while (c->next_target < n_targets(c)) {
+        size_t i = c->next_target++;
+        leg_t *b = &c->b;
+        char ruri[512], hostport[300];
+        if (c->to_teams) {
+            const sbc_proxy_t *p = &c->cfg->teams.proxies[i];
+            snprintf(hostport, sizeof hostport, "%s:%u", p->host, p->port);
+            snprintf(ruri, sizeof ruri, "sip:%s@%s;transport=tls;user=phone", c->called, hostport);
+            snprintf(b->remote_uri, sizeof b->remote_uri, "<sip:%s@%s;user=phone>", c->called, p->host);
+        } else {
+            const sbc_target_t *t = &c->trunk->targets[i];
+            char num[40];
+            if (sbc_numbers_to_trunk(c->trunk, c->called, num, sizeof num) < 0)
+                snprintf(num, sizeof num, "%s", c->called);
+            snprintf(hostport, sizeof hostport, "%s%s%s:%u", strchr(t->host, ':') ? "[" : "", t->host,
+                     strchr(t->host, ':') ? "]" : "", t->port);
+            snprintf(ruri, sizeof ruri, "sip:%s@%s%s", num, hostport,
+                     t->transport == SBC_TP_TCP ? ";transport=tcp" : t->transport == SBC_TP_TLS ? ";transport=tls" : "");
+            snprintf(b->remote_uri, sizeof b->remote_uri, "<sip:%s@%s>", num, hostport);
+            b->hop.tp = t->transport ? t->transport : SBC_TP_UDP;
+        }
+        if (hop_for_uri(c, b, ruri) < 0) {
+            LOG_CALL(SBC_LOG_WARN, c->a.call_id, tenant_name(c), "cannot resolve %s, trying the next", hostport);
+            continue;
+        }
+        if (!c->to_teams)
+            b->via_port = c->trunk->interface->sip_port;
+        const char *ctype, *body;
+        size_t blen;
+        body_of(c->a_invite, &ctype, &body, &blen);
+        char extra[512] = "";
+        sip_t *asip = sip_of(c->a_invite);
+        int mf = sbc_sipmsg_max_forwards_next(asip);
+        snprintf(extra, sizeof extra, "%s", "");
+        msg_t *inv = build_request(c, b, "INVITE", ruri, ++b->cseq, extra, ctype, body, blen);
+        if (!inv)
+            return -1;
+        /* Max-Forwards continues from A's value (loop protection across the B2BUA). */
+        sip_t *isip = sip_of(inv);
+        if (isip->sip_max_forwards && mf >= 0) {
+            isip->sip_max_forwards->mf_count = (unsigned long)mf;
+            sbc_sipmsg_touch(inv, (msg_header_t *)isip->sip_max_forwards);
+        }
+        b->invite_cseq = b->cseq;
+        b->remote_tag[0] = '\0';
+        c->b_provisional = false;
+        if (i > 0)
+            sbc_sig_stats(c->sig)->failovers++;
+        LOG_CALL(SBC_LOG_INFO, c->a.call_id, tenant_name(c), "INVITE %s -> %s (target %zu)", c->called, hostport, i + 1);
+        c->b_ict = sbc_txl_request(txl, inv, &b->hop, c);
+        if (c->b_ict)
+            return 0;
+    }
+    return -1;
+}
+
+static void b_failed(sbc_call_t *c, int status, const char *why)
+{
+    c->b_ict = NULL;
+    if (c->state != CS_ENDING && !c->cancelled && b_invite_next(c) == 0)
+        return;
+    if (c->state == CS_ENDING) {
+        maybe_free(c);
+        return;
+    }
+    fail_call(c, status, NULL, why);
+}
+
+static void setup_timeout(void *arg)
+{
+    sbc_call_t *c = arg;
+    if (c->b_ict) {
+        sbc_txl_cancel(sbc_sig_txl(c->sig), c->b_ict, "SIP;cause=408;text=\"no answer\"");
+        c->b_cancel_wait = c->b_ict;
+        c->b_ict = NULL;
+    }
+    fail_call(c, 408, "Request Timeout", "no answer");
+}
+
+/* ---- new calls -------------------------------------------------------------- */
+
+static void leg_init_teams(sbc_call_t *c, leg_t *leg, const char *user)
+{
+    const sbc_interface_t *ti = c->cfg->teams.interface;
+    leg->teams = true;
+    leg->hop.tp = SBC_TP_TLS;
+    leg->hop.iface = ti;
+    snprintf(leg->via_host, sizeof leg->via_host, "%s", c->tenant->fqdn);
+    leg->via_port = ti->sip_port;
+    /* R13/R20: the tenant FQDN, never an IP, and transport=tls. */
+    snprintf(leg->contact, sizeof leg->contact, "<sip:%s@%s:%u;transport=tls>", user, c->tenant->fqdn, ti->sip_port);
+}
+
+static void leg_init_carrier(sbc_call_t *c, leg_t *leg, const char *user, enum sbc_transport tp)
+{
+    const sbc_interface_t *ci = c->trunk->interface;
+    leg->teams = false;
+    leg->hop.tp = tp;
+    leg->hop.iface = ci;
+    const char *host = ci->advertise ? ci->advertise : ci->sip_address;
+    bool v6 = strchr(host, ':') != NULL;
+    snprintf(leg->via_host, sizeof leg->via_host, "%s%s%s", v6 ? "[" : "", host, v6 ? "]" : "");
+    leg->via_port = ci->sip_port;
+    snprintf(leg->contact, sizeof leg->contact, "<sip:%s@%s:%u%s>", user, leg->via_host, ci->sip_port,
+             tp == SBC_TP_TCP ? ";transport=tcp" : tp == SBC_TP_TLS ? ";transport=tls" : "");
+}
+
+static void reject_initial(sbc_sig_t *s, sbc_txn_t *st, int status, const char *phrase, unsigned retry_after)
+{
+    sbc_sipmsg_resp_opt_t opt = { .retry_after = retry_after };
+    sbc_txl_reply(sbc_sig_txl(s), st, status, phrase, &opt);
+}
+
+static void new_call(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_t *hop)
+{
+    sbc_sig_stats_t *stats = sbc_sig_stats(s);
+    sbc_config_t *cfg = sbc_sig_config(s);
+    sip_t *sip = sip_of(msg);
+    if (sbc_sipmsg_max_forwards_next(sip) < 0) {
+        stats->rejected_other++;
+        return reject_initial(s, st, 483, "Too Many Hops", 0);
+    }
+    if (!sip->sip_payload || !sip->sip_payload->pl_len) {
+        stats->rejected_other++;     /* R18: no delayed offer toward Teams, none accepted either */
+        return reject_initial(s, st, 488, "Not Acceptable Here (offer required)", 0);
+    }
+    sbc_route_t r;
+    sbc_route_initial(cfg, msg, hop, &r);
+    if (r.status) {
+        if (r.status == 404)
+            stats->rejected_no_route++;
+        else
+            stats->rejected_other++;
+        LOG_CALL(SBC_LOG_INFO, sip->sip_call_id ? sip->sip_call_id->i_id : NULL, NULL, "INVITE refused: %d %s",
+                 r.status, r.phrase);
+        return reject_initial(s, st, r.status, r.phrase, 0);
+    }
+    uint64_t now_s = (uint64_t)time(NULL);
+    sbc_adm_slot_t *at = sbc_admission_slot("tenant", r.tenant->name);
+    sbc_adm_slot_t *ak = sbc_admission_slot("trunk", r.trunk->name);
+    if (sbc_admission_try(at, r.tenant->max_calls, 0, now_s) != SBC_ADM_OK) {
+        stats->rejected_capacity++;
+        return reject_initial(s, st, 503, "Service Unavailable (tenant at capacity)", 5);
+    }
+    if (sbc_admission_try(ak, r.trunk->max_calls, r.trunk->max_cps, now_s) != SBC_ADM_OK) {
+        sbc_admission_release(at);
+        stats->rejected_capacity++;
+        return reject_initial(s, st, 503, "Service Unavailable (trunk at capacity)", 5);
+    }
+
+    sbc_call_t *c = calloc(1, sizeof *c);
+    if (!c) {
+        sbc_admission_release(at);
+        sbc_admission_release(ak);
+        return reject_initial(s, st, 500, "Server Internal Error", 0);
+    }
+    c->sig = s;
+    c->cfg = sbc_config_ref(cfg);
+    c->tenant = r.tenant;
+    c->trunk = r.trunk;
+    c->adm_tenant = at;
+    c->adm_trunk = ak;
+    c->to_teams = r.to_teams;
+    c->started = time(NULL);
+    snprintf(c->called, sizeof c->called, "%s", r.called);
+    snprintf(c->calling, sizeof c->calling, "%s", r.calling);
+    c->a_invite = msg_ref_create(msg);
+    c->a_ist = st;
+    sbc_txn_set_ctx(st, c);
+    sbc_timer_init(&c->setup_timer, sbc_sig_clock(s), setup_timeout, c);
+
+    /* Leg A: the dialog the caller created; we answer with our own tag. */
+    leg_t *a = &c->a, *b = &c->b;
+    snprintf(a->call_id, sizeof a->call_id, "%s", sip->sip_call_id->i_id);
+    sbc_sipmsg_make_tag(a->local_tag, sizeof a->local_tag, sbc_sig_index(s));
+    snprintf(a->remote_tag, sizeof a->remote_tag, "%s", sip->sip_from->a_tag ? sip->sip_from->a_tag : "");
+    addr_text(sip->sip_to, a->local_uri, sizeof a->local_uri);
+    addr_text(sip->sip_from, a->remote_uri, sizeof a->remote_uri);
+    route_set(sip, false, a->route, sizeof a->route);
+    a->cseq = 0;
+    a->hop = *hop;
+    if (sip->sip_contact)
+        url_text(sip->sip_contact->m_url, a->target, sizeof a->target);
+
+    /* Leg B: a new dialog with identifiers of our own. */
+    sbc_sipmsg_make_call_id(b->call_id, sizeof b->call_id, sbc_sig_index(s));
+    sbc_sipmsg_make_tag(b->local_tag, sizeof b->local_tag, sbc_sig_index(s));
+    b->cseq = 0;
+    if (c->to_teams) {
+        /* Carrier -> Teams: A is the carrier, B the Teams edge (E.164, R15). */
+        leg_init_carrier(c, a, c->called, hop->tp);
+        a->hop = *hop;
+        leg_init_teams(c, b, c->calling);
+        snprintf(b->local_uri, sizeof b->local_uri, "<sip:%s@%s;user=phone>", c->calling, c->tenant->fqdn);
+    } else {
+        /* Teams -> carrier: A is Teams, B the trunk in its number format. */
+        leg_init_teams(c, a, c->called);
+        a->hop = *hop;
+        char num[40];
+        if (sbc_numbers_to_trunk(c->trunk, c->calling, num, sizeof num) < 0)
+            snprintf(num, sizeof num, "%s", c->calling);
+        enum sbc_transport tp = c->trunk->n_targets ? c->trunk->targets[0].transport : SBC_TP_UDP;
+        leg_init_carrier(c, b, num, tp ? tp : SBC_TP_UDP);
+        const sbc_interface_t *ci = c->trunk->interface;
+        snprintf(b->local_uri, sizeof b->local_uri, "<sip:%s@%s>", num, b->via_host);
+        (void)ci;
+    }
+
+    sbc_call_t **head = sbc_sig_call_list(s);
+    c->next = *head;
+    if (*head)
+        (*head)->prev = c;
+    *head = c;
+    call_index(c);
+    stats->calls_active++;
+    stats->calls_total++;
+    LOG_CALL(SBC_LOG_INFO, a->call_id, tenant_name(c), "new call %s -> %s %s (trunk %s)", c->calling, c->called,
+             c->to_teams ? "to Teams" : "from Teams", c->trunk->name);
+    sbc_timer_start(&c->setup_timer, SETUP_TIMEOUT_MS);
+    if (b_invite_next(c) < 0)
+        fail_call(c, 503, "Service Unavailable", "no target reachable");
+}
+
+/* ---- in-dialog requests ---------------------------------------------------- */
+
+static leg_t *leg_by_tag(sbc_call_t *c, const char *tag)
+{
+    if (tag && !strcmp(tag, c->a.local_tag))
+        return &c->a;
+    if (tag && !strcmp(tag, c->b.local_tag))
+        return &c->b;
+    return NULL;
+}
+
+static leg_t *other(sbc_call_t *c, leg_t *l)
+{
+    return l == &c->a ? &c->b : &c->a;
+}
+
+static void fwd_2xx_timeout(void *arg)
+{
+    sbc_call_t *c = arg;
+    c->fwd_2xx = NULL;
+}
+
+static void forward_request(sbc_call_t *c, leg_t *from, sbc_txn_t *st, msg_t *msg)
+{
+    sbc_txl_t *txl = sbc_sig_txl(c->sig);
+    sip_t *sip = sip_of(msg);
+    const char *method = sip->sip_request->rq_method_name;
+    bool is_invite = sip->sip_request->rq_method == sip_method_invite;
+    if (c->fwd.st || c->state != CS_CONFIRMED) {
+        if (is_invite || sip->sip_request->rq_method == sip_method_update)
+            sbc_txl_reply(txl, st, 491, "Request Pending", NULL);
+        else {
+            sbc_sipmsg_resp_opt_t opt = { .retry_after = 1 };
+            sbc_txl_reply(txl, st, 500, "Server Internal Error (request pending)", &opt);
+        }
+        return;
+    }
+    leg_t *to = other(c, from);
+    const char *ctype, *body;
+    size_t blen;
+    body_of(msg, &ctype, &body, &blen);
+    char extra[512] = "";
+    size_t off = 0;
+    /* Event packages for NOTIFY/SUBSCRIBE and the refer target travel as is. */
+    if (sip->sip_event)
+        off += (size_t)snprintf(extra + off, sizeof extra - off, "Event: %s\r\n", sip->sip_event->o_type);
+    if (sip->sip_subscription_state)
+        off += (size_t)snprintf(extra + off, sizeof extra - off, "Subscription-State: %s\r\n",
+                                sip->sip_subscription_state->ss_substate);
+    msg_t *req = build_request(c, to, method, NULL, ++to->cseq, extra, ctype, body, blen);
+    if (is_invite)
+        to->invite_cseq = to->cseq;
+    sbc_txn_t *ct = req ? sbc_txl_request(txl, req, &to->hop, c) : NULL;
+    if (!ct) {
+        sbc_txl_reply(txl, st, 503, "Service Unavailable", NULL);
+        return;
+    }
+    sbc_txn_set_ctx(st, c);
+    c->fwd = (fwd_t){ .st = st, .ct = ct, .from = from, .to = to, .invite = is_invite };
+}
+
+static void send_ack(sbc_call_t *c, leg_t *leg, uint32_t cseq)
+{
+    msg_t *ack = build_request(c, leg, "ACK", NULL, cseq, NULL, NULL, NULL, 0);
+    if (ack) {
+        sbc_txl_send(sbc_sig_txl(c->sig), ack, &leg->hop);
+        msg_destroy(ack);
+    }
+}
+
+static void options_reply(sbc_sig_t *s, sbc_txn_t *st, const sbc_hop_t *hop)
+{
+    sbc_config_t *cfg = sbc_sig_config(s);
+    char extra[512];
+    if (sbc_route_from_teams(cfg, hop))
+        snprintf(extra, sizeof extra, "Allow: " ALLOW "\r\nAccept: application/sdp\r\nContact: <sip:%s:%u;transport=tls>\r\n",
+                 cfg->teams.base_fqdn, cfg->teams.interface->sip_port);
+    else
+        snprintf(extra, sizeof extra, "Allow: " ALLOW "\r\nAccept: application/sdp\r\n");
+    sbc_sipmsg_resp_opt_t opt = { .extra = extra };
+    sbc_sig_stats(s)->options_answered++;
+    sbc_txl_reply(sbc_sig_txl(s), st, 200, NULL, &opt);
+}
+
+void sbc_call_on_request(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_t *hop)
+{
+    sbc_txl_t *txl = sbc_sig_txl(s);
+    sip_t *sip = sip_of(msg);
+    sip_method_t m = sip->sip_request->rq_method;
+    const char *to_tag = sip->sip_to ? sip->sip_to->a_tag : NULL;
+
+    if (m == sip_method_cancel) {
+        sbc_txn_t *ist = sbc_txl_find_invite_for_cancel(txl, msg);
+        sbc_txl_reply(txl, st, ist ? 200 : 481, NULL, NULL);
+        sbc_call_t *c = ist ? sbc_txn_ctx(ist) : NULL;
+        if (c && c->a_ist == ist && !c->a_final_sent) {
+            c->cancelled = true;
+            reply_a(c, 487, "Request Terminated", NULL, NULL);
+            if (c->b_ict) {
+                sbc_txl_cancel(txl, c->b_ict, NULL);
+                c->b_cancel_wait = c->b_ict;
+                c->b_ict = NULL;
+            }
+            end_call(c, "cancelled", NULL);
+        }
+        return;
+    }
+
+    if (!to_tag || !*to_tag) {
+        if (m == sip_method_invite)
+            return new_call(s, st, msg, hop);
+        if (m == sip_method_options)
+            return options_reply(s, st, hop);
+        if (m == sip_method_ack)
+            return;
+        sbc_sipmsg_resp_opt_t opt = { .extra = "Allow: " ALLOW "\r\n" };
+        sbc_txl_reply(txl, st, 405, NULL, &opt);
+        return;
+    }
+
+    sbc_call_t *c = sbc_sig_call_find(s, to_tag);
+    leg_t *leg = c ? leg_by_tag(c, to_tag) : NULL;
+    if (!leg) {
+        if (m != sip_method_ack) {
+            sbc_sig_stats(s)->unknown_dialog++;
+            sbc_txl_reply(txl, st, 481, NULL, NULL);
+        }
+        return;
+    }
+    if (m == sip_method_ack) {
+        if (leg == &c->a && c->a_2xx) {
+            sbc_txl_2xx_retransmit_stop(c->a_2xx);
+            c->a_2xx = NULL;
+        } else if (c->fwd_2xx) {
+            sbc_txl_2xx_retransmit_stop(c->fwd_2xx);
+            c->fwd_2xx = NULL;
+        }
+        return;
+    }
+    if (m == sip_method_bye) {
+        sbc_txl_reply(txl, st, 200, NULL, NULL);
+        LOG_CALL(SBC_LOG_INFO, c->a.call_id, tenant_name(c), "BYE from the %s side",
+                 leg->teams ? "Teams" : "carrier");
+        if (c->state == CS_EARLY || c->state == CS_ROUTING) {
+            /* BYE in an early dialog from B: treat as a failure of the call. */
+            if (c->b_ict) {
+                sbc_txl_cancel(txl, c->b_ict, NULL);
+                c->b_cancel_wait = c->b_ict;
+                c->b_ict = NULL;
+            }
+            fail_call(c, 487, "Request Terminated", "BYE before answer");
+            return;
+        }
+        end_call(c, leg->teams ? "BYE from Teams" : "BYE from carrier", leg);
+        return;
+    }
+    forward_request(c, leg, st, msg);
+}
+
+/* ---- responses -------------------------------------------------------------- */
+
+static void on_b_invite_response(sbc_call_t *c, msg_t *msg)
+{
+    sip_t *sip = sip_of(msg);
+    int status = sip->sip_status->st_status;
+    leg_t *b = &c->b;
+    if (status == 100)
+        return;
+    if (status < 200) {
+        c->b_provisional = true;
+        if (c->state == CS_ROUTING)
+            c->state = CS_EARLY;
+        if (sip->sip_to->a_tag)
+            snprintf(b->remote_tag, sizeof b->remote_tag, "%s", sip->sip_to->a_tag);
+        reply_a(c, status, sip->sip_status->st_phrase, NULL, msg);
+        return;
+    }
+    if (status < 300) {
+        /* Dialog B confirmed: take its target and route set, ACK at once. */
+        snprintf(b->remote_tag, sizeof b->remote_tag, "%s", sip->sip_to->a_tag ? sip->sip_to->a_tag : "");
+        if (sip->sip_contact)
+            url_text(sip->sip_contact->m_url, b->target, sizeof b->target);
+        route_set(sip, true, b->route, sizeof b->route);
+        if (b->target[0])
+            hop_for_uri(c, b, b->target);
+        send_ack(c, b, b->invite_cseq);
+        if (c->state == CS_ENDING) {
+            send_bye(c, b, 1);   /* answered after we gave up (CANCEL race) */
+            c->b_ict = NULL;
+            c->b_cancel_wait = NULL;
+            maybe_free(c);
+            return;
+        }
+        c->b_ict = NULL;
+        c->state = CS_CONFIRMED;
+        sbc_timer_stop(&c->setup_timer);
+        sbc_sig_stats(c->sig)->calls_answered++;
+        reply_a(c, 200, sip->sip_status->st_phrase, NULL, msg);
+        LOG_CALL(SBC_LOG_INFO, c->a.call_id, tenant_name(c), "answered");
+        return;
+    }
+    /* Final failure. Failover before any provisional: 408/503/504 (R8). */
+    if (c->state == CS_ENDING) {
+        c->b_ict = NULL;
+        c->b_cancel_wait = NULL;
+        maybe_free(c);
+        return;
+    }
+    if (!c->b_provisional && (status == 408 || status == 503 || status == 504)) {
+        LOG_CALL(SBC_LOG_WARN, c->a.call_id, tenant_name(c), "target answered %d, failing over", status);
+        if (status == 503 && b->hop.conn_id && c->to_teams)
+            sbc_sig_close_conn(c->sig, b->hop.conn_id);   /* R8: drop that connection */
+        b_failed(c, status, "all targets failed");
+        return;
+    }
+    c->b_ict = NULL;
+    int mapped = sbc_route_map_failure(status, !c->to_teams);
+    char reason[64];
+    snprintf(reason, sizeof reason, "%d from the %s", status, c->to_teams ? "Teams edge" : "carrier");
+    fail_call(c, mapped, mapped == status ? sip->sip_status->st_phrase : NULL, reason);
+}
+
+static void on_fwd_response(sbc_call_t *c, msg_t *msg)
+{
+    sip_t *sip = sip_of(msg);
+    int status = sip->sip_status->st_status;
+    if (status < 200)
+        return;
+    fwd_t f = c->fwd;
+    if (f.invite && status < 300) {
+        /* Re-INVITE answered: refresh the target, ACK, pass the 2xx back. */
+        if (sip->sip_contact) {
+            url_text(sip->sip_contact->m_url, f.to->target, sizeof f.to->target);
+            hop_for_uri(c, f.to, f.to->target);
+        }
+        send_ack(c, f.to, f.to->invite_cseq);
+    }
+    const char *ctype, *body;
+    size_t blen;
+    body_of(msg, &ctype, &body, &blen);
+    msg_t *r = build_response(c, f.from, sbc_txn_request(f.st), status, sip->sip_status->st_phrase, NULL, ctype,
+                              body, blen);
+    if (r) {
+        if (f.invite && status < 300)
+            c->fwd_2xx = sbc_txl_2xx_retransmit_start(sbc_sig_txl(c->sig), r, sbc_txn_hop(f.st), fwd_2xx_timeout, c);
+        sbc_txl_respond(sbc_sig_txl(c->sig), f.st, r);
+    }
+    sbc_txn_detach(f.st);
+    memset(&c->fwd, 0, sizeof c->fwd);
+    maybe_free(c);
+}
+
+static int bye_slot(sbc_call_t *c, sbc_txn_t *ct)
+{
+    return ct == c->bye_ct[0] ? 0 : ct == c->bye_ct[1] ? 1 : -1;
+}
+
+void sbc_call_on_response(sbc_sig_t *s, sbc_txn_t *ct, void *ctx, msg_t *msg, const sbc_hop_t *hop)
+{
+    sbc_call_t *c = ctx;
+    if (!c)
+        return;
+    sip_t *sip = sip_of(msg);
+    int status = sip->sip_status->st_status;
+    if (ct == c->b_ict) {
+        on_b_invite_response(c, msg);
+        return;
+    }
+    if (ct == c->b_cancel_wait) {
+        if (status >= 200) {
+            if (status < 300) {
+                leg_t *b = &c->b;
+                snprintf(b->remote_tag, sizeof b->remote_tag, "%s", sip->sip_to->a_tag ? sip->sip_to->a_tag : "");
+                if (sip->sip_contact)
+                    url_text(sip->sip_contact->m_url, b->target, sizeof b->target);
+                route_set(sip, true, b->route, sizeof b->route);
+                if (b->target[0])
+                    hop_for_uri(c, b, b->target);
+                send_ack(c, b, b->invite_cseq);
+                send_bye(c, b, 1);
+            }
+            c->b_cancel_wait = NULL;
+            maybe_free(c);
+        }
+        return;
+    }
+    if (ct == c->fwd.ct) {
+        on_fwd_response(c, msg);
+        return;
+    }
+    int slot = bye_slot(c, ct);
+    if (slot >= 0 && status >= 200) {
+        c->bye_ct[slot] = NULL;
+        maybe_free(c);
+    }
+}
+
+static void client_failed(sbc_call_t *c, sbc_txn_t *ct, int status, const char *why)
+{
+    if (ct == c->b_ict) {
+        LOG_CALL(SBC_LOG_WARN, c->a.call_id, tenant_name(c), "target %s: %s, failing over", c->b.hop.tls_name, why);
+        b_failed(c, status, why);
+        return;
+    }
+    if (ct == c->b_cancel_wait)
+        c->b_cancel_wait = NULL;
+    if (ct == c->fwd.ct) {
+        sbc_txl_reply(sbc_sig_txl(c->sig), c->fwd.st, status, NULL, NULL);
+        sbc_txn_detach(c->fwd.st);
+        memset(&c->fwd, 0, sizeof c->fwd);
+    }
+    int slot = bye_slot(c, ct);
+    if (slot >= 0)
+        c->bye_ct[slot] = NULL;
+    maybe_free(c);
+}
+
+void sbc_call_on_timeout(sbc_sig_t *s, sbc_txn_t *ct, void *ctx)
+{
+    if (ctx)
+        client_failed(ctx, ct, 408, "timeout");
+}
+
+void sbc_call_on_transport_error(sbc_sig_t *s, sbc_txn_t *ct, void *ctx)
+{
+    if (ctx)
+        client_failed(ctx, ct, 503, "transport failure");
+}
+
+void sbc_call_on_terminated(sbc_sig_t *s, sbc_txn_t *st, void *ctx, enum sbc_txn_end why)
+{
+    sbc_call_t *c = ctx;
+    if (!c)
+        return;
+    if (st == c->a_ist)
+        c->a_ist = NULL;
+    if (st == c->fwd.st)
+        c->fwd.st = NULL;
+}
+
+void sbc_call_destroy_all(sbc_sig_t *s)
+{
+    sbc_call_t **head = sbc_sig_call_list(s);
+    while (*head) {
+        snprintf((*head)->end_reason, sizeof (*head)->end_reason, "shutdown");
+        call_free(*head);
+    }
+}

@@ -1,0 +1,382 @@
+/* Per-worker signalling glue: transports in, the transaction layer in the
+ * middle, calls on top; handoff to the home worker when a message belongs to
+ * a call (or a client transaction) another worker owns. */
+#include "sbc/sig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sofia-sip/sip_header.h>
+
+#include "config/config_store.h"
+#include "sbc/call.h"
+#include "sbc/log.h"
+#include "sbc/route.h"
+#include "sbc/sipmsg.h"
+#include "sbc/tls.h"
+#include "sbc/transport.h"
+
+typedef struct tag_entry {
+    struct tag_entry *next;
+    sbc_call_t *call;
+    char tag[SBC_SIPMSG_ID_MAX];
+} tag_entry_t;
+
+struct sbc_sig {
+    sbc_worker_t *w;
+    sbc_workers_t *all;
+    int index;
+    sbc_clock_t *clock;
+    sbc_transport_t *tp;
+    sbc_txl_t *txl;
+    sbc_config_t *listen_cfg;       /* interfaces the sockets were opened for */
+    tag_entry_t **buckets;
+    size_t n_buckets, n_tags;
+    sbc_call_t *calls;
+    sbc_sig_stats_t stats;
+};
+
+/* ---- tag index --------------------------------------------------------------- */
+
+static size_t tag_hash(const char *s, size_t nb)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return (size_t)(h & (nb - 1));
+}
+
+static void tags_grow(sbc_sig_t *s)
+{
+    size_t nb = s->n_buckets * 2;
+    tag_entry_t **b = calloc(nb, sizeof *b);
+    if (!b)
+        return;   /* keep the old table: longer chains, still correct */
+    for (size_t i = 0; i < s->n_buckets; i++) {
+        for (tag_entry_t *e = s->buckets[i], *next; e; e = next) {
+            next = e->next;
+            size_t k = tag_hash(e->tag, nb);
+            e->next = b[k];
+            b[k] = e;
+        }
+    }
+    free(s->buckets);
+    s->buckets = b;
+    s->n_buckets = nb;
+}
+
+int sbc_sig_call_index(sbc_sig_t *s, const char *tag, sbc_call_t *c)
+{
+    tag_entry_t *e = malloc(sizeof *e);
+    if (!e)
+        return -1;
+    snprintf(e->tag, sizeof e->tag, "%s", tag);
+    e->call = c;
+    if (s->n_tags >= s->n_buckets)
+        tags_grow(s);
+    size_t k = tag_hash(e->tag, s->n_buckets);
+    e->next = s->buckets[k];
+    s->buckets[k] = e;
+    s->n_tags++;
+    return 0;
+}
+
+void sbc_sig_call_unindex(sbc_sig_t *s, const char *tag)
+{
+    for (tag_entry_t **p = &s->buckets[tag_hash(tag, s->n_buckets)]; *p; p = &(*p)->next) {
+        if (!strcmp((*p)->tag, tag)) {
+            tag_entry_t *e = *p;
+            *p = e->next;
+            free(e);
+            s->n_tags--;
+            return;
+        }
+    }
+}
+
+sbc_call_t *sbc_sig_call_find(sbc_sig_t *s, const char *tag)
+{
+    for (tag_entry_t *e = s->buckets[tag_hash(tag, s->n_buckets)]; e; e = e->next)
+        if (!strcmp(e->tag, tag))
+            return e->call;
+    return NULL;
+}
+
+sbc_call_t **sbc_sig_call_list(sbc_sig_t *s)
+{
+    return &s->calls;
+}
+
+/* ---- accessors ------------------------------------------------------------------ */
+
+sbc_txl_t *sbc_sig_txl(sbc_sig_t *s) { return s->txl; }
+int sbc_sig_index(const sbc_sig_t *s) { return s->index; }
+sbc_clock_t *sbc_sig_clock(sbc_sig_t *s) { return s->clock; }
+sbc_config_t *sbc_sig_config(sbc_sig_t *s) { return sbc_worker_config(s->w); }
+sbc_sig_stats_t *sbc_sig_stats(sbc_sig_t *s) { return &s->stats; }
+
+int sbc_sig_close_conn(sbc_sig_t *s, uint64_t conn_id)
+{
+    return sbc_transport_close_conn(s->tp, conn_id);
+}
+
+void sbc_sig_stats_read(sbc_worker_t *w, sbc_sig_stats_t *out)
+{
+    sbc_sig_t *s = sbc_worker_user(w);
+    if (!s) {
+        memset(out, 0, sizeof *out);
+        return;
+    }
+    /* Counters are written by the worker only; torn reads are impossible for
+     * aligned 64-bit words and staleness is fine for monitoring. */
+    memcpy(out, (const void *)&s->stats, sizeof *out);
+}
+
+/* ---- handoff ------------------------------------------------------------------- */
+
+typedef struct handoff {
+    msg_t *msg;
+    sbc_hop_t hop;
+} handoff_t;
+
+static void handoff_run(sbc_worker_t *w, void *arg)
+{
+    handoff_t *h = arg;
+    sbc_sig_t *s = sbc_worker_user(w);
+    if (s) {
+        s->stats.handoffs_in++;
+        sbc_txl_receive(s->txl, h->msg, &h->hop);
+    } else {
+        msg_destroy(h->msg);
+    }
+    free(h);
+}
+
+/* The msg_t changes owner through the queue (one owner at a time). */
+static int handoff(sbc_sig_t *s, int home, msg_t *msg, const sbc_hop_t *src)
+{
+    sbc_worker_t *target = sbc_workers_get(s->all, home);
+    handoff_t *h = target ? malloc(sizeof *h) : NULL;
+    if (!h)
+        return -1;
+    h->msg = msg;
+    h->hop = *src;
+    if (sbc_worker_post(target, handoff_run, h) < 0) {
+        free(h);
+        return -1;
+    }
+    s->stats.handoffs_out++;
+    return 0;
+}
+
+/* A response for a connection another worker owns: the bytes travel, the
+ * owner parses and sends them. */
+typedef struct remote_send {
+    sbc_hop_t hop;
+    bool is_request;
+    size_t len;
+    char data[];
+} remote_send_t;
+
+static void remote_send_run(sbc_worker_t *w, void *arg)
+{
+    remote_send_t *r = arg;
+    sbc_sig_t *s = sbc_worker_user(w);
+    msg_t *m = NULL;
+    const char *why;
+    if (s && sbc_sipmsg_parse(r->data, r->len, &m, &why) != SBC_SIPMSG_DROP && m)
+        sbc_transport_send(s->tp, m, &r->hop, r->is_request);
+    if (m)
+        msg_destroy(m);
+    free(r);
+}
+
+/* ---- transaction layer ops ---------------------------------------------------- */
+
+/* Hops made under a newer snapshot name interfaces of that snapshot; the
+ * sockets belong to the snapshot they were opened for. */
+static const sbc_interface_t *listen_iface(sbc_sig_t *s, const sbc_interface_t *iface)
+{
+    if (!iface)
+        return NULL;
+    const sbc_config_t *lc = s->listen_cfg;
+    for (size_t i = 0; i < lc->n_interfaces; i++)
+        if (&lc->interfaces[i] == iface || !strcmp(lc->interfaces[i].name, iface->name))
+            return &lc->interfaces[i];
+    return NULL;
+}
+
+static int op_send(void *arg, msg_t *msg, const sbc_hop_t *hop)
+{
+    sbc_sig_t *s = arg;
+    sbc_hop_t h = *hop;
+    h.iface = listen_iface(s, hop->iface);
+    bool is_request = sip_object(msg)->sip_request != NULL;
+    if (h.tp != SBC_TP_UDP && h.conn_id && sbc_transport_conn_worker(h.conn_id) != s->index) {
+        size_t len = 0;
+        char *text = sbc_sipmsg_to_string(msg, &len);
+        sbc_worker_t *owner = sbc_workers_get(s->all, sbc_transport_conn_worker(h.conn_id));
+        remote_send_t *r = text && owner ? malloc(sizeof *r + len) : NULL;
+        if (!r) {
+            free(text);
+            return -1;
+        }
+        r->hop = h;
+        r->is_request = is_request;
+        r->len = len;
+        memcpy(r->data, text, len);
+        free(text);
+        return sbc_worker_post(owner, remote_send_run, r);
+    }
+    int rc = sbc_transport_send(s->tp, msg, &h, is_request);
+    /* Client transactions keep their hop: record the connection the request
+     * went on so a failure of that connection reaches them. */
+    if (rc == 0 && hop->conn_id != h.conn_id)
+        ((sbc_hop_t *)hop)->conn_id = h.conn_id;
+    return rc < 0 ? -1 : 0;
+}
+
+static void op_request(void *arg, sbc_txn_t *st, msg_t *msg, const sbc_hop_t *hop)
+{
+    sbc_call_on_request(arg, st, msg, hop);
+}
+
+static void op_response(void *arg, sbc_txn_t *ct, void *ctx, msg_t *msg, const sbc_hop_t *hop)
+{
+    sbc_call_on_response(arg, ct, ctx, msg, hop);
+}
+
+static void op_timeout(void *arg, sbc_txn_t *ct, void *ctx)
+{
+    sbc_call_on_timeout(arg, ct, ctx);
+}
+
+static void op_transport_error(void *arg, sbc_txn_t *ct, void *ctx)
+{
+    sbc_call_on_transport_error(arg, ct, ctx);
+}
+
+static void op_terminated(void *arg, sbc_txn_t *st, void *ctx, enum sbc_txn_end why)
+{
+    sbc_call_on_terminated(arg, st, ctx, why);
+}
+
+/* ---- transport callbacks -------------------------------------------------------- */
+
+static void on_message(void *arg, msg_t *msg, const sbc_hop_t *src)
+{
+    sbc_sig_t *s = arg;
+    sip_t *sip = sip_object(msg);
+    int home = -1;
+    if (sip->sip_status) {
+        if (sip->sip_via && sip->sip_via->v_branch)
+            home = sbc_sipmsg_home_from_id(sip->sip_via->v_branch);
+    } else if (sip->sip_request) {
+        if (sip->sip_to && sip->sip_to->a_tag) {
+            home = sbc_sipmsg_home_from_id(sip->sip_to->a_tag);
+        } else if (sip->sip_request->rq_method != sip_method_ack) {
+            /* Out-of-dialog from the carrier side: only configured trunks. */
+            sbc_config_t *cfg = sbc_worker_config(s->w);
+            if (!sbc_route_from_teams(cfg, src) && !sbc_route_source_trunk(cfg, src)) {
+                s->stats.drop_unknown_source++;
+                msg_destroy(msg);
+                return;
+            }
+        }
+    }
+    if (home >= 0 && home != s->index && home < sbc_workers_count(s->all)) {
+        if (handoff(s, home, msg, src) == 0)
+            return;
+    }
+    sbc_txl_receive(s->txl, msg, src);
+}
+
+static void on_send_error(void *arg, const sbc_hop_t *hop, const char *reason)
+{
+    sbc_sig_t *s = arg;
+    LOG_WARN("connection %llx to %s failed: %s", (unsigned long long)hop->conn_id,
+             hop->tls_name[0] ? hop->tls_name : "peer", reason);
+    sbc_txl_conn_failed(s->txl, hop->conn_id);
+}
+
+/* ---- worker hooks ----------------------------------------------------------------- */
+
+static void sig_free(sbc_sig_t *s)
+{
+    if (!s)
+        return;
+    sbc_call_destroy_all(s);
+    sbc_txl_destroy(s->txl);
+    sbc_transport_destroy(s->tp);
+    sbc_clock_destroy(s->clock);
+    for (size_t i = 0; i < s->n_buckets; i++)
+        for (tag_entry_t *e = s->buckets[i], *next; e; e = next) {
+            next = e->next;
+            free(e);
+        }
+    free(s->buckets);
+    if (s->listen_cfg)
+        sbc_config_unref(s->listen_cfg);
+    free(s);
+}
+
+int sbc_sig_worker_start(sbc_worker_t *w, void *arg)
+{
+    sbc_sig_t *s = calloc(1, sizeof *s);
+    if (!s)
+        return -1;
+    s->w = w;
+    s->all = sbc_worker_pool(w);
+    s->index = sbc_worker_index(w);
+    s->n_buckets = 1024;
+    s->buckets = calloc(s->n_buckets, sizeof *s->buckets);
+    s->listen_cfg = sbc_config_ref(sbc_worker_config(w));
+    s->clock = sbc_clock_event_create(sbc_worker_base(w));
+    struct sbc_transport_cbs cbs = { .on_message = on_message, .on_send_error = on_send_error, .arg = s };
+    s->tp = sbc_transport_create(sbc_worker_base(w), s->index, &cbs, NULL);
+    sbc_txl_ops_t ops = {
+        .send = op_send, .request = op_request, .response = op_response, .timeout = op_timeout,
+        .transport_error = op_transport_error, .terminated = op_terminated,
+    };
+    s->txl = sbc_txl_create(NULL, &ops, s, s->clock);
+    if (!s->buckets || !s->clock || !s->tp || !s->txl) {
+        LOG_ERR("worker %d: signalling set-up failed", s->index);
+        sig_free(s);
+        return -1;
+    }
+    const sbc_config_t *c = s->listen_cfg;
+    for (size_t i = 0; i < c->n_interfaces; i++) {
+        const sbc_interface_t *iface = &c->interfaces[i];
+        char err[512];
+        sbc_tls_t *tls = NULL;
+        if (iface->tls && !(tls = sbc_tls_create(iface->tls, err, sizeof err))) {
+            LOG_ERR("interface %s: %s", iface->name, err);
+            sig_free(s);
+            return -1;
+        }
+        int rc = sbc_transport_listen(s->tp, iface, tls, err, sizeof err);
+        sbc_tls_unref(tls);
+        if (rc < 0) {
+            LOG_ERR("interface %s: %s", iface->name, err);
+            sig_free(s);
+            return -1;
+        }
+    }
+    sbc_worker_set_user(w, s);
+    return 0;
+}
+
+void sbc_sig_worker_stop(sbc_worker_t *w, void *arg)
+{
+    sbc_sig_t *s = sbc_worker_user(w);
+    sbc_worker_set_user(w, NULL);
+    sig_free(s);
+}
+
+void sbc_sig_worker_config_changed(sbc_worker_t *w, void *arg)
+{
+    /* New calls read the worker's new snapshot; calls in progress keep
+     * theirs. Sockets stay on the interfaces they were opened for (a change
+     * of listening address is reported as needing a restart). */
+}

@@ -1,0 +1,54 @@
+/* Per-worker signalling: the worker's transports, its transaction layer, its
+ * calls, and the handoff of messages that belong to another worker's call
+ * (the home worker is encoded in the tags, Call-IDs and branches we make). */
+#ifndef SBC_SIG_H
+#define SBC_SIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "sbc/hop.h"
+#include "sbc/timers.h"
+#include "sbc/txn.h"
+#include "sbc/worker.h"
+
+typedef struct sbc_sig sbc_sig_t;
+typedef struct sbc_call sbc_call_t;
+
+typedef struct sbc_sig_stats {
+    uint64_t calls_active, calls_total;
+    uint64_t calls_answered, calls_failed;
+    uint64_t handoffs_in, handoffs_out;
+    uint64_t drop_unknown_source;    /* carrier side: source matches no trunk */
+    uint64_t rejected_no_route;      /* 404: unknown number or tenant */
+    uint64_t rejected_capacity;      /* 503: max_calls / max_cps */
+    uint64_t rejected_other;
+    uint64_t failovers;
+    uint64_t unknown_dialog;         /* 481 */
+    uint64_t options_answered;
+} sbc_sig_stats_t;
+
+/* Worker hooks (see sbc_worker_hooks_t). */
+int sbc_sig_worker_start(sbc_worker_t *w, void *arg);
+void sbc_sig_worker_stop(sbc_worker_t *w, void *arg);
+void sbc_sig_worker_config_changed(sbc_worker_t *w, void *arg);
+
+/* From any thread: a copy of a worker's counters (relaxed reads). */
+void sbc_sig_stats_read(sbc_worker_t *w, sbc_sig_stats_t *out);
+
+/* ---- for call.c (worker thread only) ------------------------------------ */
+sbc_txl_t *sbc_sig_txl(sbc_sig_t *s);
+int sbc_sig_index(const sbc_sig_t *s);
+sbc_clock_t *sbc_sig_clock(sbc_sig_t *s);
+sbc_config_t *sbc_sig_config(sbc_sig_t *s);
+sbc_sig_stats_t *sbc_sig_stats(sbc_sig_t *s);
+int sbc_sig_close_conn(sbc_sig_t *s, uint64_t conn_id);
+/* Calls are found by any local tag we generated for one of their legs. */
+int sbc_sig_call_index(sbc_sig_t *s, const char *tag, sbc_call_t *c);
+void sbc_sig_call_unindex(sbc_sig_t *s, const char *tag);
+sbc_call_t *sbc_sig_call_find(sbc_sig_t *s, const char *tag);
+/* Head of the worker's list of live calls (owned by call.c). */
+sbc_call_t **sbc_sig_call_list(sbc_sig_t *s);
+
+#endif
