@@ -257,6 +257,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     if (c->retired) {
         uint64_t due = c->last_msg + s->o.retire_linger_ms;
         if (now >= due) {
+            c->report_on_close = false;     /* our decision: nothing was lost */
             conn_close(c, "max age");
             return;
         }
@@ -266,6 +267,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         uint64_t due = c->last_activity + s->o.idle_timeout_ms;
         if (now >= due) {
             s->stats.idle_closed++;
+            c->report_on_close = false;
             conn_close(c, "idle timeout");
             return;
         }

@@ -390,6 +390,34 @@ static void test_tcp_keepalive_on_outbound(void **state)
     fx_close(&f);
 }
 
+/* Max age: after it the connection takes no new requests and closes once
+ * quiet, without reporting a send error (nothing was lost). */
+static void test_tcp_max_age(void **state)
+{
+    struct sbc_stream_opts o = { .max_age_ms = 100, .retire_linger_ms = 100 };
+    struct fx f;
+    fx_open(&f, 15079, &o);
+    int lfd = listener(PEER_IP, 15179);
+    char text[1024];
+    options_text(text, sizeof text, "age-1", 0);
+    msg_t *m = make_msg(text);
+    sbc_hop_t h = { .tp = SBC_TP_TCP, .iface = f.ifc };
+    addr_make(&h.peer, &h.peer_len, PEER_IP, 15179);
+    assert_int_equal(sbc_transport_send(f.t, m, &h, true), 0);
+    int afd = accept_pumping(&f, lfd, 2000);
+    assert_true(afd >= 0);
+    expect_closed(&f, afd);
+    sbc_transport_stats_t st;
+    sbc_transport_stats(f.t, &st);
+    assert_int_equal(st.stream.retired, 1);
+    assert_int_equal(st.stream.conns_out_open, 0);
+    assert_int_equal(f.rec.n_errors, 0);
+    msg_destroy(m);
+    close(afd);
+    close(lfd);
+    fx_close(&f);
+}
+
 static void test_tcp_acl(void **state)
 {
     struct fx f;
@@ -417,6 +445,7 @@ int main(void)
         cmocka_unit_test(test_tcp_request_never_on_inbound),
         cmocka_unit_test(test_tcp_reuse_and_connect_failure),
         cmocka_unit_test(test_tcp_keepalive_on_outbound),
+        cmocka_unit_test(test_tcp_max_age),
         cmocka_unit_test(test_tcp_acl),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
