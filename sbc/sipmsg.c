@@ -373,7 +373,7 @@ msg_t *sbc_sipmsg_response(msg_t *req, int status, const char *phrase,
                 goto fail;
             t = tag;
         }
-        if (sip_to_tag(home, sip->sip_to, t) < 0)
+        if (sip_to_tag(home, sip->sip_to, su_strdup(home, t)) < 0)
             goto fail;
     }
     if (opt && opt->reason && sip_add_make(msg, sip, sip_reason_class, opt->reason) < 0)
@@ -549,20 +549,22 @@ int sbc_sipmsg_via_received(msg_t *msg, const sbc_hop_t *src)
     if (!sip || !sip->sip_via || !src)
         return -1;
     sip_via_t *via = sip->sip_via;
-    char ip[INET6_ADDRSTRLEN], param[INET6_ADDRSTRLEN + 16];
+    char ip[INET6_ADDRSTRLEN];
     uint16_t port;
     if (addr_str(&src->peer, ip, sizeof ip, &port) < 0)
         return -1;
+    /* the parameter list keeps the string itself: allocate it in the message */
+    su_home_t *home = msg_home(msg);
     int changed = 0;
     if (via->v_rport || !via->v_host || !host_equals(via->v_host, ip)) {
-        snprintf(param, sizeof param, "received=%s", ip);
-        if (msg_header_replace_param(msg_home(msg), via->v_common, param) < 0)
+        char *param = su_sprintf(home, "received=%s", ip);
+        if (!param || msg_header_replace_param(home, via->v_common, param) < 0)
             return -1;
         changed = 1;
     }
     if (via->v_rport) {
-        snprintf(param, sizeof param, "rport=%u", (unsigned)port);
-        if (msg_header_replace_param(msg_home(msg), via->v_common, param) < 0)
+        char *param = su_sprintf(home, "rport=%u", (unsigned)port);
+        if (!param || msg_header_replace_param(home, via->v_common, param) < 0)
             return -1;
         changed = 1;
     }

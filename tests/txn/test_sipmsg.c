@@ -1,6 +1,8 @@
 /* sbc/sipmsg: parsing, sanity checks, serialization, responses, ids, Via. */
 #include "fixtures.h"
 
+#include <sofia-sip/sip_extra.h>
+
 static int setup(void **state)
 {
     sbc_sipmsg_global_init();
