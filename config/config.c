@@ -54,6 +54,7 @@ static sbc_config_t *load(const char *path, const char *name, const char *base_d
             sbc_config_build_indexes(&ld);
     }
     sbc_config_tls_release(&ld);
+    sbc_report_flush(&ld.report);
     sbc_arena_destroy(ld.tree);
     if (!root || ld.report.errors) {
         sbc_arena_destroy(a);

@@ -97,6 +97,8 @@ static void report(const struct sbc_num_entry *a, const struct sbc_num_entry *b,
                    void (*cb)(void *, const struct sbc_num_entry *, const struct sbc_num_entry *),
                    void *arg)
 {
+    if (!cb)
+        return;
     if (a->ref < b->ref)
         cb(arg, a, b);
     else

@@ -175,9 +175,12 @@ static void check_tenants(struct sbc_loader *ld)
             const char *dot = strchr(t->fqdn, '.');
             if (base && !(fl > base_len + 1 && dot == t->fqdn + (fl - base_len - 1) &&
                           strcmp(dot + 1, base) == 0))
+{
                 sbc_loader_error(ld, ld->tenant_fqdn_node[i],
                                  "tenant fqdn '%s' is not one label under teams.base_fqdn '%s'", t->fqdn,
                                  base);
+                ld->tenant_fqdn_node[i] = NULL;     /* one message is enough */
+            }
         }
         if (t->id)
             unique(ld, &ix->tenant_by_id, t->id, (uint32_t)i, "tenant id", &t->where,

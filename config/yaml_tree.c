@@ -440,6 +440,7 @@ static struct sbc_ynode *load_path(struct sbc_ytree_ctx *ctx, const char *path, 
     }
     struct yfile yf = { .include_depth = depth };
     yf.file = sbc_arena_strdup(ctx->names, path);
+    sbc_report_file(ctx->report, yf.file);
     yf.ddir = display_dir(ctx->names, path);
     yf.dir = absolute_dir(ctx->names, yf.ddir);
     struct sbc_ynode *root = parse_and_expand(ctx, &yf, buf, len);
@@ -458,6 +459,7 @@ struct sbc_ynode *sbc_ytree_load_buffer(struct sbc_ytree_ctx *ctx, const char *n
     struct sbc_arena *na = ctx->names;
     struct yfile yf = { .include_depth = 0 };
     yf.file = sbc_arena_strdup(na, name ? name : "<buffer>");
+    sbc_report_file(ctx->report, yf.file);
     yf.ddir = base_dir ? sbc_arena_strdup(na, base_dir) : "";
     yf.dir = absolute_dir(na, base_dir ? base_dir : "");
     return parse_and_expand(ctx, &yf, buf, len);
