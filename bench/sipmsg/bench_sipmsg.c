@@ -26,7 +26,7 @@ static const char invite[] =
     "P-Asserted-Identity: <sip:+15550001111@carrier.example;user=phone>\r\n"
     "User-Agent: CarrierCore 9.1\r\n"
     "Content-Type: application/sdp\r\n"
-    "Content-Length: 296\r\n"
+    "Content-Length: 280\r\n"
     "\r\n"
     "v=0\r\n"
     "o=core 123456 654321 IN IP4 203.0.113.21\r\n"
