@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +26,16 @@ _Static_assert(offsetof(msg_iovec_t, siv_len) == offsetof(struct iovec, iov_len)
 
 #define PARSE_FLAGS MSG_FLG_EXTRACT_COPY  /* ~15 % faster re-serialization */
 
-void sbc_sipmsg_global_init(void)
+static void global_init_once(void)
 {
     sip_update_default_mclass(sip_extend_mclass(NULL));
+}
+
+void sbc_sipmsg_global_init(void)
+{
+    /* the extended class is cloned on each call: only the first is kept */
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, global_init_once);
 }
 
 /* ---- parsing ---------------------------------------------------------- */

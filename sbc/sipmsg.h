@@ -27,7 +27,8 @@
 #define SBC_SIPMSG_HOME_MAX 999    /* largest home worker index an id can carry */
 
 /* Once in main, before any thread parses: types the extension headers
- * (P-Asserted-Identity, ...) instead of leaving them in sip_unknown. */
+ * (P-Asserted-Identity, ...) instead of leaving them in sip_unknown.
+ * Later calls do nothing. */
 void sbc_sipmsg_global_init(void);
 
 /* ---- parsing ---------------------------------------------------------- */
