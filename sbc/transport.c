@@ -169,7 +169,8 @@ int sbc_transport_send(sbc_transport_t *t, msg_t *msg, sbc_hop_t *hop, bool is_r
         if (!u) {
             return -ENETUNREACH;
         }
-        if (sbc_udp_sendv(u, iov, (int)n, (struct sockaddr *)&hop->peer, hop->peer_len) < 0) {
+        const struct sockaddr *from = hop->local_len ? (struct sockaddr *)&hop->local : NULL;
+        if (sbc_udp_sendv(u, iov, (int)n, (struct sockaddr *)&hop->peer, hop->peer_len, from) < 0) {
             return -errno;
         }
         if (hop->local_len == 0) {

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -36,7 +37,7 @@ struct sbc_udp {
     struct mmsghdr hdrs[SBC_UDP_BATCH];
     struct iovec iovs[SBC_UDP_BATCH];
     struct sockaddr_storage from[SBC_UDP_BATCH];
-    char cmsg[SBC_UDP_BATCH][CMSG_ROOM];
+    _Alignas(struct cmsghdr) char cmsg[SBC_UDP_BATCH][CMSG_ROOM];
 };
 
 int sbc_sockaddr_parse(const char *addr, uint16_t port, struct sockaddr_storage *ss,
@@ -266,8 +267,16 @@ void sbc_udp_destroy(sbc_udp_t *u)
     free(u);
 }
 
+static bool bound_to_any(const sbc_udp_t *u)
+{
+    if (u->local.ss_family == AF_INET) {
+        return ((const struct sockaddr_in *)&u->local)->sin_addr.s_addr == htonl(INADDR_ANY);
+    }
+    return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)&u->local)->sin6_addr);
+}
+
 int sbc_udp_sendv(sbc_udp_t *u, const struct iovec *iov, int iovcnt, const struct sockaddr *to,
-                  socklen_t tolen)
+                  socklen_t tolen, const struct sockaddr *from)
 {
     struct msghdr mh = {
         .msg_name = (void *)to,
@@ -275,6 +284,30 @@ int sbc_udp_sendv(sbc_udp_t *u, const struct iovec *iov, int iovcnt, const struc
         .msg_iov = (struct iovec *)iov,
         .msg_iovlen = (size_t)iovcnt,
     };
+    union {
+        char buf[CMSG_ROOM];
+        struct cmsghdr align;
+    } ctl;
+    if (from && from->sa_family == u->local.ss_family && bound_to_any(u)) {
+        memset(&ctl, 0, sizeof ctl);
+        mh.msg_control = ctl.buf;
+        struct cmsghdr *c = (struct cmsghdr *)ctl.buf;
+        if (from->sa_family == AF_INET) {
+            struct in_pktinfo pi = { .ipi_spec_dst = ((const struct sockaddr_in *)from)->sin_addr };
+            c->cmsg_level = IPPROTO_IP;
+            c->cmsg_type = IP_PKTINFO;
+            c->cmsg_len = CMSG_LEN(sizeof pi);
+            memcpy(CMSG_DATA(c), &pi, sizeof pi);
+            mh.msg_controllen = CMSG_SPACE(sizeof pi);
+        } else {
+            struct in6_pktinfo pi = { .ipi6_addr = ((const struct sockaddr_in6 *)from)->sin6_addr };
+            c->cmsg_level = IPPROTO_IPV6;
+            c->cmsg_type = IPV6_PKTINFO;
+            c->cmsg_len = CMSG_LEN(sizeof pi);
+            memcpy(CMSG_DATA(c), &pi, sizeof pi);
+            mh.msg_controllen = CMSG_SPACE(sizeof pi);
+        }
+    }
     ssize_t n = sendmsg(u->fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n < 0) {
         u->stats.tx_errors++;

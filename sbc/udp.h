@@ -43,9 +43,12 @@ sbc_udp_t *sbc_udp_create(struct event_base *base, const sbc_interface_t *iface,
                           sbc_udp_recv_cb cb, void *arg, char *err, size_t errlen);
 void sbc_udp_destroy(sbc_udp_t *u);     /* NULL is fine */
 
-/* One datagram from this socket. 0, or -1 with errno (EMSGSIZE, EAGAIN...). */
+/* One datagram from this socket. from: the source address to use when the
+ * socket is bound to a wildcard (e.g. the hop.local a request arrived on, so
+ * the answer leaves from the address the peer used); NULL = kernel's choice.
+ * 0, or -1 with errno (EMSGSIZE, EAGAIN...). */
 int sbc_udp_sendv(sbc_udp_t *u, const struct iovec *iov, int iovcnt, const struct sockaddr *to,
-                  socklen_t tolen);
+                  socklen_t tolen, const struct sockaddr *from);
 
 const sbc_interface_t *sbc_udp_iface(const sbc_udp_t *u);
 /* The bound address (port filled in when 0 was asked for). */

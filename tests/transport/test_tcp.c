@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -432,6 +433,91 @@ static void test_tcp_acl(void **state)
     fx_close(&f);
 }
 
+/* Two workers with their own loops listen on one port (SO_REUSEPORT);
+ * each accepted connection stays with the worker that accepted it. */
+struct tworker {
+    int index;
+    const sbc_interface_t *ifc;
+    volatile int ready, stop, ok;
+    int msgs;
+    uint64_t accepted;
+    pthread_t th;
+};
+
+static void *tworker_main(void *arg)
+{
+    struct tworker *w = arg;
+    struct event_base *base = event_base_new();
+    struct recorder rec;
+    rec_init(&rec);
+    struct sbc_transport_cbs cbs = rec_cbs(&rec);
+    sbc_transport_t *t = sbc_transport_create(base, w->index, &cbs, NULL);
+    char err[256];
+    w->ok = sbc_transport_listen(t, w->ifc, NULL, err, sizeof err) == 0;
+    __atomic_store_n(&w->ready, 1, __ATOMIC_RELEASE);
+    while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+        loop_for(base, 5);
+    }
+    for (int i = 0; i < rec.n_msgs; i++) {
+        /* connection ids carry the owning worker */
+        if (sbc_transport_conn_worker(rec.hops[i].conn_id) != w->index) {
+            w->ok = 0;
+        }
+    }
+    w->msgs = rec.n_msgs;
+    sbc_transport_stats_t st;
+    sbc_transport_stats(t, &st);
+    w->accepted = st.stream.accepted;
+    rec_clear(&rec);
+    sbc_transport_destroy(t);
+    event_base_free(base);
+    return NULL;
+}
+
+#define N_CONNS 32
+
+static void test_tcp_two_workers(void **state)
+{
+    sbc_interface_t *ifc = iface_new("core", SBC_IP, 15080, SBC_TP_TCP, NULL);
+    struct tworker w[2];
+    memset(w, 0, sizeof w);
+    for (int i = 0; i < 2; i++) {
+        w[i].index = i;
+        w[i].ifc = ifc;
+        pthread_create(&w[i].th, NULL, tworker_main, &w[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        while (!__atomic_load_n(&w[i].ready, __ATOMIC_ACQUIRE)) {
+            usleep(1000);
+        }
+        assert_true(w[i].ok);
+    }
+    int fds[N_CONNS];
+    char text[1024];
+    for (int i = 0; i < N_CONNS; i++) {
+        fds[i] = tcp_connect(SBC_IP, 15080, PEER_IP);
+        assert_true(fds[i] >= 0);
+        char cid[32];
+        snprintf(cid, sizeof cid, "tw-%d", i);
+        options_text(text, sizeof text, cid, 0);
+        assert_true(write(fds[i], text, strlen(text)) > 0);
+    }
+    usleep(300000);
+    for (int i = 0; i < 2; i++) {
+        __atomic_store_n(&w[i].stop, 1, __ATOMIC_RELEASE);
+        pthread_join(w[i].th, NULL);
+    }
+    for (int i = 0; i < N_CONNS; i++) {
+        close(fds[i]);
+    }
+    printf("worker 0: %d messages, worker 1: %d\n", w[0].msgs, w[1].msgs);
+    assert_true(w[0].ok && w[1].ok);
+    assert_int_equal(w[0].msgs + w[1].msgs, N_CONNS);
+    assert_int_equal((int)(w[0].accepted + w[1].accepted), N_CONNS);
+    assert_true(w[0].msgs > 0 && w[1].msgs > 0);
+    iface_free(ifc);
+}
+
 int main(void)
 {
     evthread_use_pthreads();
@@ -447,6 +533,7 @@ int main(void)
         cmocka_unit_test(test_tcp_keepalive_on_outbound),
         cmocka_unit_test(test_tcp_max_age),
         cmocka_unit_test(test_tcp_acl),
+        cmocka_unit_test(test_tcp_two_workers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

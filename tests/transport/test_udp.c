@@ -156,6 +156,43 @@ static void test_udp_drops(void **state)
     event_base_free(base);
 }
 
+/* Bound to 0.0.0.0 (on an odd port, only for a moment): the hop names the address the datagram was sent to, and
+ * the answer leaves from that address. */
+static void test_udp_wildcard_source(void **state)
+{
+    struct event_base *base = event_base_new();
+    struct recorder rec;
+    rec_init(&rec);
+    struct sbc_transport_cbs cbs = rec_cbs(&rec);
+    sbc_transport_t *t = sbc_transport_create(base, 0, &cbs, NULL);
+    sbc_interface_t *ifc = iface_new("any", "0.0.0.0", 47163, SBC_TP_UDP, NULL);
+    char err[256];
+    assert_int_equal(sbc_transport_listen(t, ifc, NULL, err, sizeof err), 0);
+    int cfd = udp_client("127.0.3.2");
+    send_to(cfd, "127.0.3.7", 47163, OPTIONS_UDP, strlen(OPTIONS_UDP));
+    assert_true(loop_until(base, &rec.n_msgs, 2000));
+    sbc_hop_t hop = rec.hops[0];
+    char ip[64];
+    inet_ntop(AF_INET, &((struct sockaddr_in *)&hop.local)->sin_addr, ip, sizeof ip);
+    assert_string_equal(ip, "127.0.3.7");
+    assert_int_equal(ntohs(((struct sockaddr_in *)&hop.local)->sin_port), 47163);
+
+    assert_int_equal(sbc_transport_send(t, rec.msgs[0], &hop, false), 0);
+    struct sockaddr_in from;
+    socklen_t fl = sizeof from;
+    char buf[2048];
+    struct pollfd p = { .fd = cfd, .events = POLLIN };
+    assert_int_equal(poll(&p, 1, 2000), 1);
+    assert_true(recvfrom(cfd, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl) > 0);
+    inet_ntop(AF_INET, &from.sin_addr, ip, sizeof ip);
+    assert_string_equal(ip, "127.0.3.7");
+    close(cfd);
+    rec_clear(&rec);
+    sbc_transport_destroy(t);
+    iface_free(ifc);
+    event_base_free(base);
+}
+
 /* Two workers, each with its own event_base on its own thread, bound to the
  * same address:port; the kernel hashes flows across them. */
 struct worker {
@@ -251,6 +288,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_udp_roundtrip),
         cmocka_unit_test(test_udp_drops),
+        cmocka_unit_test(test_udp_wildcard_source),
         cmocka_unit_test(test_udp_two_workers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
