@@ -159,8 +159,9 @@ sbc_config_t *sbc_config_load(const char *path, sbc_diag_t *diag);
 sbc_config_t *sbc_config_load_buffer(const char *name, const char *base_dir,
                                      const char *yaml, size_t len, sbc_diag_t *diag);
 
-/* SBC_LOAD_NO_FILES: touch no file (includes and certificate files are
- * reported as errors instead of read); for fuzzing and untrusted input. */
+/* SBC_LOAD_NO_FILES: read no file at all: an include is an error, and
+ * certificate, key and CA paths are kept as written but not read or
+ * checked (no hashes either). For fuzzing and untrusted input. */
 #define SBC_LOAD_NO_FILES 0x1u
 sbc_config_t *sbc_config_load_buffer_flags(const char *name, const char *base_dir,
                                            const char *yaml, size_t len, unsigned flags,

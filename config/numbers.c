@@ -146,9 +146,14 @@ struct range_set {
     size_t n;
 };
 
+/* Key and value side by side: a probe touches one cache line. */
+struct slot {
+    uint64_t key;               /* 0 = empty */
+    uint32_t val;
+};
+
 struct sbc_numindex {
-    uint64_t *keys;             /* 0 = empty slot */
-    uint32_t *vals;
+    struct slot *slots;
     size_t mask;
     uint32_t prefix_lens;       /* bit k set: some prefix has k digits */
     struct range_set ranges[MAX_DIGITS + 1];
@@ -174,12 +179,12 @@ static inline uint64_t mix(uint64_t x)
 static void hash_put(struct sbc_numindex *ix, uint64_t key, uint32_t owner)
 {
     for (size_t i = mix(key) & ix->mask;; i = (i + 1) & ix->mask) {
-        if (ix->keys[i] == 0) {
-            ix->keys[i] = key;
-            ix->vals[i] = owner;
+        if (ix->slots[i].key == 0) {
+            ix->slots[i].key = key;
+            ix->slots[i].val = owner;
             return;
         }
-        if (ix->keys[i] == key)
+        if (ix->slots[i].key == key)
             return;                 /* same number twice: the first stays */
     }
 }
@@ -187,9 +192,9 @@ static void hash_put(struct sbc_numindex *ix, uint64_t key, uint32_t owner)
 static inline bool hash_get(const struct sbc_numindex *ix, uint64_t key, uint32_t *owner)
 {
     for (size_t i = mix(key) & ix->mask;; i = (i + 1) & ix->mask) {
-        uint64_t k = ix->keys[i];
+        uint64_t k = ix->slots[i].key;
         if (k == key) {
-            *owner = ix->vals[i];
+            *owner = ix->slots[i].val;
             return true;
         }
         if (k == 0)
@@ -212,8 +217,7 @@ struct sbc_numindex *sbc_numindex_build(struct sbc_arena *a, struct sbc_num_entr
     size_t cap = 16;
     while (cap < n_hash * 2)
         cap <<= 1;
-    ix->keys = sbc_arena_array(a, cap, sizeof(*ix->keys));
-    ix->vals = sbc_arena_array(a, cap, sizeof(*ix->vals));
+    ix->slots = sbc_arena_array(a, cap, sizeof(*ix->slots));
     ix->mask = cap - 1;
     for (unsigned l = 1; l <= MAX_DIGITS; l++) {
         struct range_set *rs = &ix->ranges[l];
@@ -252,22 +256,27 @@ bool sbc_numindex_lookup(const struct sbc_numindex *ix, const char *number, uint
     uint64_t v;
     if (!ix || !sbc_number_parse(number, &len, &v))
         return false;
+    /* Ranges before exact numbers: validation keeps an exact number of one
+     * tenant out of another tenant's range, so the order cannot change the
+     * answer, and the range arrays are small and cache-resident while the
+     * hash is not. Branch-free lower bound: last range starting <= v. */
+    const struct range_set *rs = &ix->ranges[len];
+    if (rs->n && rs->lo[0] <= v) {
+        const uint64_t *base = rs->lo;
+        size_t n = rs->n;
+        while (n > 1) {
+            size_t half = n / 2;
+            base = base[half] <= v ? base + half : base;
+            n -= half;
+        }
+        size_t i = (size_t)(base - rs->lo);
+        if (rs->hi[i] >= v) {
+            *owner = rs->owner[i];
+            return true;
+        }
+    }
     if (hash_get(ix, make_key(false, len, v), owner))
         return true;
-
-    const struct range_set *rs = &ix->ranges[len];
-    size_t lo = 0, hi = rs->n;              /* first range starting above v */
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (rs->lo[mid] <= v)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo > 0 && rs->hi[lo - 1] >= v) {
-        *owner = rs->owner[lo - 1];
-        return true;
-    }
 
     /* Prefix lengths present, longest first. */
     uint32_t lens = ix->prefix_lens & ((2u << len) - 1);
