@@ -859,6 +859,11 @@ int sbc_stream_send(sbc_stream_t *s, sbc_hop_t *hop, const struct iovec *iov, in
     if (c && (c->close_pending || c->hop.tp != hop->tp)) {
         c = NULL;
     }
+    /* a response whose connection is gone: the caller picks the new target
+     * (Via sent-by, RFC 3261 §18.2.2) and resends with conn_id 0 */
+    if (!c && !is_request && hop->conn_id) {
+        return -ENOTCONN;
+    }
     /* R22: requests never ride a connection the peer opened, nor a retired one */
     if (c && is_request && (!c->outbound || c->retired)) {
         c = NULL;

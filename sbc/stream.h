@@ -99,9 +99,10 @@ int sbc_stream_add_iface(sbc_stream_t *s, const sbc_interface_t *iface, enum sbc
 int sbc_stream_set_tls(sbc_stream_t *s, const sbc_interface_t *iface, sbc_tls_t *tls);
 
 /* Queues one serialized message (copied into one contiguous buffer so TLS
- * sends it as few records). Responses: hop->conn_id if still open.
- * Requests (or a response whose connection is gone): an outbound connection
- * for (hop->peer, hop->tp, hop->tls_name) is reused or opened, and
+ * sends it as few records). Responses: on hop->conn_id; -ENOTCONN when that
+ * connection is gone (resend with conn_id 0 toward the Via sent-by).
+ * Requests, and responses with conn_id 0: an outbound connection for
+ * (hop->peer, hop->tp, hop->tls_name) is reused or opened, and
  * hop->conn_id/local are set. 0, or a negative errno. */
 int sbc_stream_send(sbc_stream_t *s, sbc_hop_t *hop, const struct iovec *iov, int iovcnt,
                     bool is_request);

@@ -66,10 +66,12 @@ int sbc_transport_register(sbc_transport_t *t, const sbc_interface_t *iface, sbc
  * ownership, so retransmissions resend the same msg) and sends it along hop:
  * - UDP: from hop->iface's socket (first UDP socket when NULL) to hop->peer;
  *   more than SBC_UDP_MAX_SEND bytes -> -EMSGSIZE.
- * - TCP/TLS: hop->conn_id when still open and allowed (responses), else an
- *   outbound connection for (peer, tp, tls_name) is reused or opened; on
- *   success hop->conn_id and hop->local are set. A connection failure later
- *   arrives through on_send_error.
+ * - TCP/TLS responses: on hop->conn_id; -ENOTCONN if it closed (resend
+ *   with conn_id 0 to the Via sent-by, RFC 3261 §18.2.2).
+ * - TCP/TLS requests (and responses with conn_id 0): never on an inbound or
+ *   retired connection; an outbound one for (peer, tp, tls_name) is reused
+ *   or opened; hop->conn_id and hop->local are set. A connection failure
+ *   later arrives through on_send_error.
  * Returns 0 or a negative errno. */
 int sbc_transport_send(sbc_transport_t *t, msg_t *msg, sbc_hop_t *hop, bool is_request);
 

@@ -296,10 +296,21 @@ static void test_tcp_request_never_on_inbound(void **state)
     struct pollfd p = { .fd = fd, .events = POLLIN };
     assert_int_equal(poll(&p, 1, 50), 0);
 
+    /* the peer closes its connection: a late response is refused */
+    close(fd);
+    fd = -1;
+    for (int i = 0; i < 100; i++) {
+        loop_for(f.base, 5);
+        if (sbc_transport_conn_info(f.t, in_id, &ci) != 0) {
+            break;
+        }
+    }
+    sbc_hop_t late = in;
+    assert_int_equal(sbc_transport_send(f.t, resp, &late, false), -ENOTCONN);
+
     msg_destroy(resp);
     msg_destroy(req);
     close(afd);
-    close(fd);
     close(lfd);
     fx_close(&f);
 }
