@@ -85,7 +85,8 @@ typedef struct sbc_txl_ops {
 /* conf NULL = defaults. ops is copied. The clock must outlive the layer. */
 sbc_txl_t *sbc_txl_create(const sbc_txl_conf_t *conf, const sbc_txl_ops_t *ops, void *arg,
                           sbc_clock_t *clock);
-/* Frees every transaction without callbacks. Accepts NULL. */
+/* Frees every transaction without callbacks. Accepts NULL. Not from
+ * inside one of the layer's callbacks. */
 void sbc_txl_destroy(sbc_txl_t *txl);
 
 /* Feeds one parsed message (takes it over: the layer destroys it). For

@@ -1,6 +1,8 @@
 /* sbc/txn: the four state machines on a fake clock and a fake transport. */
 #include "fixtures.h"
 
+#include <event2/event.h>
+
 #include "sbc/timers.h"
 #include "sbc/txn.h"
 
@@ -778,6 +780,41 @@ static void test_conf_timers(void **state)
     sbc_txl_destroy(txl);
 }
 
+/* The production clock: the same schedule on libevent timers (T1 = 10 ms,
+ * so 64*T1 is a libevent common timeout of 640 ms). */
+static void lev_timeout(void *arg, sbc_txn_t *ct, void *ctx)
+{
+    env_t *e = arg;
+    e->n_timeout++;
+    event_base_loopbreak(ctx);
+}
+
+static void test_libevent_nict(void **state)
+{
+    env_t *e = *state;
+    struct event_base *base = event_base_new();
+    sbc_clock_t *clock = sbc_clock_event_create(base);
+    sbc_clock_t *fake = e->clock;
+    e->clock = clock;                       /* fake_send stamps with this clock */
+    sbc_txl_ops_t lops = ops;
+    lops.timeout = lev_timeout;
+    sbc_txl_conf_t conf = { .t1_ms = 10, .t2_ms = 80, .t4_ms = 100 };
+    sbc_txl_t *txl = sbc_txl_create(&conf, &lops, e, clock);
+    sbc_hop_t hop = udp_hop();
+    uint64_t t0 = sbc_clock_now_ms(clock);
+    assert_non_null(sbc_txl_request(txl, our_request("OPTIONS", our_branch), &hop, base));
+    event_base_dispatch(base);
+    uint64_t took = sbc_clock_now_ms(clock) - t0;
+    assert_int_equal(e->n_timeout, 1);
+    /* 0, 10, 30, 70, 150, 230, ... 630: 11 sends (loaded machines may lose the last) */
+    assert_true(e->n_sent >= 10 && e->n_sent <= 11);
+    assert_true(took >= 600 && took < 2000);
+    sbc_txl_destroy(txl);
+    sbc_clock_destroy(clock);
+    event_base_free(base);
+    e->clock = fake;
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -802,6 +839,7 @@ int main(void)
         T(test_2xx_retransmit),
         T(test_detach_and_garbage),
         T(test_conf_timers),
+        T(test_libevent_nict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
