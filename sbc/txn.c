@@ -532,7 +532,9 @@ static void ict_response(sbc_txn_t *t, msg_t *msg, int status, const sbc_hop_t *
                 txn_terminate(t, SBC_TXN_END_TRANSPORT);
                 return;
             }
-            sbc_timer_start(&t->t_end, t->reliable ? 0 : t64(txl));  /* D */
+            /* D: >= 32 s whatever T1 is (§17.1.1.2), so late 3xx-6xx get ACKed */
+            unsigned d = t64(txl) > 32000u ? t64(txl) : 32000u;
+            sbc_timer_start(&t->t_end, t->reliable ? 0 : d);
         }
         if (txl->ops.response && tu_ok(t))
             txl->ops.response(txl->arg, t, t->ctx, msg, hop);
