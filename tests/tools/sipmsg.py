@@ -404,35 +404,61 @@ def record_field(rec, name):
     return val
 
 
-def match_record(rec, a):
-    """True when the record passes every filter given on the command line."""
+FILTERS = ("dir", "conn", "first_line", "method", "status", "cseq_method", "call_id", "peer",
+           "local", "sni", "listener", "has_header", "no_header", "grep", "event", "events_too")
+
+
+def match_record(rec, f):
+    """True when the record passes every filter in f (a dict; None = any)."""
     fl = rec.get("first_line") or ""
-    if a.event is not None:
-        if rec.get("event") != a.event:
+    if f.get("event") is not None:
+        if rec.get("event") != f["event"]:
             return False
-    elif a.events_too is False and "event" in rec:
+    elif not f.get("events_too") and "event" in rec:
         return False
-    checks = [
-        (a.dir, lambda: rec.get("dir") == a.dir),
-        (a.conn, lambda: rec.get("conn") == a.conn),
-        (a.first_line, lambda: fl.startswith(a.first_line)),
-        (a.method, lambda: record_field(rec, "method") == a.method.upper()),
-        (a.status, lambda: record_field(rec, "status") == str(a.status)),
-        (a.cseq_method, lambda: (record_field(rec, "cseq_method") or "").upper() == a.cseq_method.upper()),
-        (a.call_id, lambda: a.call_id in _headers_of(rec, "Call-ID")),
-        (a.peer, lambda: rec.get("peer") == a.peer),
-        (a.local, lambda: rec.get("local") == a.local),
-        (a.sni, lambda: rec.get("sni") == a.sni),
-        (a.listener, lambda: rec.get("listener") == a.listener),
-        (a.has_header, lambda: bool(_headers_of(rec, a.has_header))),
-        (a.no_header, lambda: not _headers_of(rec, a.no_header)),
-        (a.grep, lambda: re.search(a.grep, json.dumps(rec)) is not None),
-    ]
-    return all(test() for given, test in checks if given is not None)
+    checks = {
+        "dir": lambda v: rec.get("dir") == v,
+        "conn": lambda v: rec.get("conn") == v,
+        "first_line": lambda v: fl.startswith(v),
+        "method": lambda v: record_field(rec, "method") == v.upper(),
+        "status": lambda v: record_field(rec, "status") == str(v),
+        "cseq_method": lambda v: (record_field(rec, "cseq_method") or "").upper() == v.upper(),
+        "call_id": lambda v: v in _headers_of(rec, "Call-ID"),
+        "peer": lambda v: rec.get("peer") == v,
+        "local": lambda v: rec.get("local") == v,
+        "sni": lambda v: rec.get("sni") == v,
+        "listener": lambda v: rec.get("listener") == v,
+        "has_header": lambda v: bool(_headers_of(rec, v)),
+        "no_header": lambda v: not _headers_of(rec, v),
+        "grep": lambda v: re.search(v, json.dumps(rec)) is not None,
+    }
+    return all(test(f[k]) for k, test in checks.items() if f.get(k) is not None)
+
+
+def select(records, **filters):
+    """Records passing the filters (same names as the query options, with
+    underscores): select(recs, method="BYE", dir="out")."""
+    unknown = set(filters) - set(FILTERS)
+    if unknown:
+        raise TypeError("unknown filter(s): %s" % ", ".join(sorted(unknown)))
+    return [r for r in records if match_record(r, filters)]
+
+
+def values(records, header=None, field=None):
+    """Every value of a header, or a field, over the records, in order."""
+    out = []
+    for r in records:
+        if header:
+            out.extend(_headers_of(r, header))
+        else:
+            v = record_field(r, field)
+            if v is not None:
+                out.append(v if isinstance(v, str) else json.dumps(v))
+    return out
 
 
 def cmd_query(a):
-    recs = [r for r in load_records(a.file) if match_record(r, a)]
+    recs = select(load_records(a.file), **{k: getattr(a, k) for k in FILTERS})
     if a.last:
         recs = recs[-a.last:]
     if a.first:
@@ -440,20 +466,18 @@ def cmd_query(a):
     if a.count:
         print(len(recs))
         return 0 if recs else 1
-    out = []
-    for r in recs:
-        if a.header:
-            out.extend(_headers_of(r, a.header))
-        elif a.field:
-            v = record_field(r, a.field)
-            if v is not None:
-                out.append(v if isinstance(v, str) else json.dumps(v))
-        elif a.json:
-            out.append(json.dumps(r, sort_keys=True))
-        else:
-            out.append(r.get("first_line") or ("[%s]" % r.get("event", "?")))
-    for line in out:
-        print(line)
+    if a.header or a.field:
+        out = values(recs, a.header, a.field)
+    elif a.json:
+        out = [json.dumps(r, sort_keys=True) for r in recs]
+    else:
+        out = [r.get("first_line") or ("[%s]" % r.get("event", "?")) for r in recs]
+    try:
+        for line in out:
+            print(line)
+        sys.stdout.flush()
+    except BrokenPipeError:          # `| head` closed the pipe: not an error
+        sys.stderr.close()
     return 0 if recs else 1
 
 

@@ -995,6 +995,9 @@ class Edge:
 
     async def run(self):
         await self.start_listeners()
+        if self.args.ready_file:
+            with open(self.args.ready_file, "w") as fh:
+                fh.write("%d\n" % os.getpid())
         self.rec.event("start", proxies=[{"ip": l.ip, "port": l.port, "name": l.name, "mode": l.mode}
                                          for l in self.listeners], pid=os.getpid())
         if self.args.call:
@@ -1100,6 +1103,8 @@ def parse_args(argv):
                    help="upper bound of the run (default 30); proxies alone serve this long")
     g.add_argument("--linger", type=float, default=0.3, metavar="S",
                    help="keep listening this long after the work is done (default 0.3)")
+    g.add_argument("--ready-file", metavar="FILE",
+                   help="write our pid here once the listeners accept connections")
     g.add_argument("-v", "--verbose", action="store_true", help="log messages to stderr")
     a = p.parse_args(argv)
     if a.certs:
