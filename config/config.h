@@ -131,6 +131,7 @@ typedef struct sbc_node {
     enum sbc_log_level log_level;
     enum sbc_log_format log_format;
     uint32_t drain_timeout_ms;
+    uint32_t media_timeout_ms;  /* RTP inactivity that ends a call; 0 = never */
 } sbc_node_t;
 
 struct sbc_config_index;        /* lookup structures, private to config/ */

@@ -15,6 +15,7 @@
 #include <sofia-sip/su_alloc.h>
 #include <sofia-sip/url.h>
 
+#include "media/session.h"
 #include "sbc/admission.h"
 #include "sbc/log.h"
 #include "sbc/numbers.h"
@@ -71,6 +72,9 @@ struct sbc_call {
     fwd_t fwd;
     sbc_txl_2xx_t *fwd_2xx;
     sbc_timer_t setup_timer;
+    struct sbc_media_session *ms;
+    char *b_offer;              /* our SDP offer toward B (kept for failover) */
+    size_t b_offer_len;
     char called[32], calling[64];
     char end_reason[64];
     time_t started;
@@ -180,10 +184,14 @@ static int hop_for_uri(sbc_call_t *c, leg_t *leg, const char *uri_text)
     h.conn_id = 0;
     if (resolve(addr, port, &h.peer, &h.peer_len) < 0)
         goto out;
-    if (tp == SBC_TP_TLS)
-        snprintf(h.tls_name, sizeof h.tls_name, "%s", host);
-    else
+    struct sockaddr_storage lit;
+    socklen_t litlen;
+    bool literal = sbc_sipmsg_sockaddr(host, port, &lit, &litlen) == 0;
+    if (tp != SBC_TP_TLS)
         h.tls_name[0] = '\0';
+    else if (!literal || !leg->teams || !leg->hop.tls_name[0])
+        snprintf(h.tls_name, sizeof h.tls_name, "%s", host);
+    /* else: a Teams Contact with an IP keeps the proxy identity we verified. */
     leg->hop = h;
     rc = 0;
 out:
@@ -309,6 +317,62 @@ static void body_of(msg_t *m, const char **ctype, const char **body, size_t *ble
     }
 }
 
+static bool is_sdp(const char *ctype)
+{
+    return ctype && !strncasecmp(ctype, "application/sdp", 15);
+}
+
+static int leg_index(const sbc_call_t *c, const leg_t *l)
+{
+    return l == &c->a ? 0 : 1;
+}
+
+/* The SIP answer to a media failure (ARCHITECTURE: 488 for SDP, 503 for ports). */
+static int media_status_code(enum sbc_media_status st)
+{
+    switch (st) {
+    case SBC_MEDIA_E_PORTS:
+        return 503;
+    case SBC_MEDIA_E_STATE:
+    case SBC_MEDIA_E_INTERNAL:
+        return 500;
+    default:
+        return 488;
+    }
+}
+
+typedef struct sdp_out {
+    char text[SBC_MEDIA_SDP_MAX];
+    size_t len;
+} sdp_out_t;
+
+/* Runs an SDP body received on leg `from` through the media session (offer
+ * or answer) into out; a non-SDP body is copied as is. */
+static enum sbc_media_status media_apply(sbc_call_t *c, int from, bool offer, const char *ctype, const char *body,
+                                         size_t blen, sdp_out_t *out)
+{
+    out->len = 0;
+    if (!body || !blen)
+        return SBC_MEDIA_OK;
+    char err[256] = "";
+    enum sbc_media_status st;
+    if (!is_sdp(ctype)) {
+        if (blen >= sizeof out->text)
+            return SBC_MEDIA_E_SDP;
+        memcpy(out->text, body, blen);
+        out->len = blen;
+        return SBC_MEDIA_OK;
+    }
+    if (offer)
+        st = sbc_media_session_offer(c->ms, from, body, blen, out->text, sizeof out->text, &out->len, err, sizeof err);
+    else
+        st = sbc_media_session_answer(c->ms, from, body, blen, out->text, sizeof out->text, &out->len, err, sizeof err);
+    if (st != SBC_MEDIA_OK)
+        LOG_CALL(SBC_LOG_WARN, c->a.call_id, c->tenant ? c->tenant->name : NULL, "SDP %s from leg %c refused: %s (%s)",
+                 offer ? "offer" : "answer", from ? 'B' : 'A', sbc_media_status_name(st), err);
+    return st;
+}
+
 static const char *tenant_name(const sbc_call_t *c)
 {
     return c->tenant ? c->tenant->name : NULL;
@@ -348,6 +412,8 @@ static void call_free(sbc_call_t *c)
     sbc_txl_2xx_retransmit_stop(c->a_2xx);
     sbc_txl_2xx_retransmit_stop(c->fwd_2xx);
     sbc_timer_cleanup(&c->setup_timer);
+    sbc_media_session_destroy(c->ms);
+    free(c->b_offer);
     sbc_admission_release(c->adm_tenant);
     sbc_admission_release(c->adm_trunk);
     if (c->a_invite)
@@ -410,14 +476,11 @@ static void a_2xx_timeout(void *arg)
     end_call(c, "no ACK for 2xx", NULL);
 }
 
-static void reply_a(sbc_call_t *c, int status, const char *phrase, const char *extra, msg_t *body_from)
+static void reply_a(sbc_call_t *c, int status, const char *phrase, const char *extra, const char *ctype,
+                    const char *body, size_t blen)
 {
     if (!c->a_ist || c->a_final_sent)
         return;
-    const char *ctype = NULL, *body = NULL;
-    size_t blen = 0;
-    if (body_from)
-        body_of(body_from, &ctype, &body, &blen);
     msg_t *r = build_response(c, &c->a, sbc_txn_request(c->a_ist), status, phrase, extra, ctype, body, blen);
     if (!r)
         return;
@@ -439,7 +502,7 @@ static void fail_call(sbc_call_t *c, int status, const char *phrase, const char 
         snprintf(extra, sizeof extra, "Retry-After: 5\r\n");
     if (status == 486 && !c->to_teams)
         snprintf(extra, sizeof extra, "Reason: Q.850;cause=17\r\n");   /* R47 */
-    reply_a(c, status, phrase, extra, NULL);
+    reply_a(c, status, phrase, extra, NULL, NULL, 0);
     end_call(c, reason, NULL);
 }
 
@@ -465,7 +528,7 @@ static int b_invite_next(sbc_call_t *c)
             snprintf(b->remote_uri, sizeof b->remote_uri, "<sip:%s@%s;user=phone>", c->called, p->host);
         } else {
             const sbc_target_t *t = &c->trunk->targets[i];
-            char num[40];
+            char num[64];
             if (sbc_numbers_to_trunk(c->trunk, c->called, num, sizeof num) < 0)
                 snprintf(num, sizeof num, "%s", c->called);
             snprintf(hostport, sizeof hostport, "%s%s%s:%u", strchr(t->host, ':') ? "[" : "", t->host,
@@ -481,14 +544,9 @@ static int b_invite_next(sbc_call_t *c)
         }
         if (!c->to_teams)
             b->via_port = c->trunk->interface->sip_port;
-        const char *ctype, *body;
-        size_t blen;
-        body_of(c->a_invite, &ctype, &body, &blen);
-        char extra[512] = "";
-        sip_t *asip = sip_of(c->a_invite);
-        int mf = sbc_sipmsg_max_forwards_next(asip);
-        snprintf(extra, sizeof extra, "%s", "");
-        msg_t *inv = build_request(c, b, "INVITE", ruri, ++b->cseq, extra, ctype, body, blen);
+        int mf = sbc_sipmsg_max_forwards_next(sip_of(c->a_invite));
+        msg_t *inv = build_request(c, b, "INVITE", ruri, ++b->cseq, NULL, "application/sdp", c->b_offer,
+                                   c->b_offer_len);
         if (!inv)
             return -1;
         /* Max-Forwards continues from A's value (loop protection across the B2BUA). */
@@ -559,6 +617,63 @@ static void leg_init_carrier(sbc_call_t *c, leg_t *leg, const char *user, enum s
     leg->via_port = ci->sip_port;
     snprintf(leg->contact, sizeof leg->contact, "<sip:%s@%s:%u%s>", user, leg->via_host, ci->sip_port,
              tp == SBC_TP_TCP ? ";transport=tcp" : tp == SBC_TP_TLS ? ";transport=tls" : "");
+}
+
+static void media_timeout(struct sbc_media_session *ms, void *arg)
+{
+    sbc_call_t *c = arg;
+    sbc_sig_stats(c->sig)->media_timeouts++;
+    LOG_CALL(SBC_LOG_INFO, c->a.call_id, tenant_name(c), "no media, ending the call");
+    if (c->state == CS_CONFIRMED)
+        end_call(c, "media timeout", NULL);
+    else
+        fail_call(c, 408, "Request Timeout", "media timeout");
+}
+
+static struct sbc_media_leg_desc leg_desc(sbc_call_t *c, const leg_t *leg)
+{
+    static const enum sbc_media_srtp srtp_map[] = {
+        [SBC_SRTP_OFF] = SBC_MEDIA_SRTP_OFF,
+        [SBC_SRTP_OPTIONAL] = SBC_MEDIA_SRTP_OPTIONAL,
+        [SBC_SRTP_REQUIRED] = SBC_MEDIA_SRTP_REQUIRED,
+    };
+    return (struct sbc_media_leg_desc){
+        .kind = leg->teams ? SBC_MEDIA_LEG_TEAMS : SBC_MEDIA_LEG_CARRIER,
+        .pool = sbc_sig_portpool(c->sig, leg->hop.iface),
+        .advertise = leg->hop.iface->advertise,
+        .srtp = leg->teams ? SBC_MEDIA_SRTP_REQUIRED : srtp_map[c->trunk->media_srtp],
+    };
+}
+
+/* Anchors the media: A's offer becomes our offer toward B. -1 when the call
+ * was refused (already answered toward A). */
+static int media_start(sbc_call_t *c, msg_t *invite)
+{
+    struct sbc_media_leg_desc legs[2] = { leg_desc(c, &c->a), leg_desc(c, &c->b) };
+    char err[256];
+    c->ms = sbc_media_session_create(sbc_sig_media(c->sig), legs, media_timeout, c, err, sizeof err);
+    if (!c->ms) {
+        LOG_CALL(SBC_LOG_ERROR, c->a.call_id, tenant_name(c), "media session: %s", err);
+        fail_call(c, 500, "Server Internal Error", "media session failed");
+        return -1;
+    }
+    const char *ctype, *body;
+    size_t blen;
+    body_of(invite, &ctype, &body, &blen);
+    sdp_out_t *out = malloc(sizeof *out);
+    enum sbc_media_status st = out ? media_apply(c, 0, true, ctype, body, blen, out) : SBC_MEDIA_E_INTERNAL;
+    if (st != SBC_MEDIA_OK || !out->len) {
+        free(out);
+        sbc_sig_stats(c->sig)->rejected_media++;
+        int code = st == SBC_MEDIA_OK ? 488 : media_status_code(st);
+        fail_call(c, code, NULL, code == 503 ? "media ports exhausted" : "offer refused");
+        return -1;
+    }
+    c->b_offer = malloc(out->len);
+    memcpy(c->b_offer, out->text, out->len);
+    c->b_offer_len = out->len;
+    free(out);
+    return 0;
 }
 
 static void reject_initial(sbc_sig_t *s, sbc_txn_t *st, int status, const char *phrase, unsigned retry_after)
@@ -652,7 +767,7 @@ static void new_call(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_t *h
         /* Teams -> carrier: A is Teams, B the trunk in its number format. */
         leg_init_teams(c, a, c->called);
         a->hop = *hop;
-        char num[40];
+        char num[64];
         if (sbc_numbers_to_trunk(c->trunk, c->calling, num, sizeof num) < 0)
             snprintf(num, sizeof num, "%s", c->calling);
         enum sbc_transport tp = c->trunk->n_targets ? c->trunk->targets[0].transport : SBC_TP_UDP;
@@ -673,6 +788,8 @@ static void new_call(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_t *h
     LOG_CALL(SBC_LOG_INFO, a->call_id, tenant_name(c), "new call %s -> %s %s (trunk %s)", c->calling, c->called,
              c->to_teams ? "to Teams" : "from Teams", c->trunk->name);
     sbc_timer_start(&c->setup_timer, SETUP_TIMEOUT_MS);
+    if (media_start(c, msg) < 0)
+        return;
     if (b_invite_next(c) < 0)
         fail_call(c, 503, "Service Unavailable", "no target reachable");
 }
@@ -718,6 +835,17 @@ static void forward_request(sbc_call_t *c, leg_t *from, sbc_txn_t *st, msg_t *ms
     const char *ctype, *body;
     size_t blen;
     body_of(msg, &ctype, &body, &blen);
+    sdp_out_t *out = malloc(sizeof *out);
+    bool offer = is_invite || sip->sip_request->rq_method == sip_method_update;
+    enum sbc_media_status mst = out ? media_apply(c, leg_index(c, from), offer, ctype, body, blen, out)
+                                    : SBC_MEDIA_E_INTERNAL;
+    if (mst != SBC_MEDIA_OK) {
+        free(out);
+        sbc_txl_reply(txl, st, media_status_code(mst), NULL, NULL);
+        return;
+    }
+    if (!is_sdp(ctype) && blen)
+        ctype = ctype ? ctype : "application/octet-stream";
     char extra[512] = "";
     size_t off = 0;
     /* Event packages for NOTIFY/SUBSCRIBE and the refer target travel as is. */
@@ -726,7 +854,9 @@ static void forward_request(sbc_call_t *c, leg_t *from, sbc_txn_t *st, msg_t *ms
     if (sip->sip_subscription_state)
         off += (size_t)snprintf(extra + off, sizeof extra - off, "Subscription-State: %s\r\n",
                                 sip->sip_subscription_state->ss_substate);
-    msg_t *req = build_request(c, to, method, NULL, ++to->cseq, extra, ctype, body, blen);
+    msg_t *req = build_request(c, to, method, NULL, ++to->cseq, extra, out->len ? (is_sdp(ctype) ? "application/sdp" : ctype) : NULL,
+                               out->text, out->len);
+    free(out);
     if (is_invite)
         to->invite_cseq = to->cseq;
     sbc_txn_t *ct = req ? sbc_txl_request(txl, req, &to->hop, c) : NULL;
@@ -774,7 +904,7 @@ void sbc_call_on_request(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_
         sbc_call_t *c = ist ? sbc_txn_ctx(ist) : NULL;
         if (c && c->a_ist == ist && !c->a_final_sent) {
             c->cancelled = true;
-            reply_a(c, 487, "Request Terminated", NULL, NULL);
+            reply_a(c, 487, "Request Terminated", NULL, NULL, NULL, 0);
             if (c->b_ict) {
                 sbc_txl_cancel(txl, c->b_ict, NULL);
                 c->b_cancel_wait = c->b_ict;
@@ -851,7 +981,14 @@ static void on_b_invite_response(sbc_call_t *c, msg_t *msg)
             c->state = CS_EARLY;
         if (sip->sip_to->a_tag)
             snprintf(b->remote_tag, sizeof b->remote_tag, "%s", sip->sip_to->a_tag);
-        reply_a(c, status, sip->sip_status->st_phrase, NULL, msg);
+        const char *ctype, *body;
+        size_t blen;
+        body_of(msg, &ctype, &body, &blen);
+        sdp_out_t out;
+        /* Early media: an unusable provisional answer is relayed without SDP. */
+        if (media_apply(c, 1, false, ctype, body, blen, &out) != SBC_MEDIA_OK)
+            out.len = 0;
+        reply_a(c, status, sip->sip_status->st_phrase, NULL, out.len ? "application/sdp" : NULL, out.text, out.len);
         return;
     }
     if (status < 300) {
@@ -871,10 +1008,22 @@ static void on_b_invite_response(sbc_call_t *c, msg_t *msg)
             return;
         }
         c->b_ict = NULL;
+        const char *ctype, *body;
+        size_t blen;
+        body_of(msg, &ctype, &body, &blen);
+        sdp_out_t out;
+        enum sbc_media_status mst = media_apply(c, 1, false, ctype, body, blen, &out);
+        if (mst != SBC_MEDIA_OK || (!out.len && !c->b_provisional)) {
+            /* Answered with media we cannot use: hang up B, refuse A. */
+            sbc_sig_stats(c->sig)->rejected_media++;
+            send_bye(c, b, 1);
+            fail_call(c, mst == SBC_MEDIA_OK ? 488 : media_status_code(mst), NULL, "answer refused");
+            return;
+        }
         c->state = CS_CONFIRMED;
         sbc_timer_stop(&c->setup_timer);
         sbc_sig_stats(c->sig)->calls_answered++;
-        reply_a(c, 200, sip->sip_status->st_phrase, NULL, msg);
+        reply_a(c, 200, sip->sip_status->st_phrase, NULL, out.len ? "application/sdp" : NULL, out.text, out.len);
         LOG_CALL(SBC_LOG_INFO, c->a.call_id, tenant_name(c), "answered");
         return;
     }
@@ -917,8 +1066,12 @@ static void on_fwd_response(sbc_call_t *c, msg_t *msg)
     const char *ctype, *body;
     size_t blen;
     body_of(msg, &ctype, &body, &blen);
-    msg_t *r = build_response(c, f.from, sbc_txn_request(f.st), status, sip->sip_status->st_phrase, NULL, ctype,
-                              body, blen);
+    sdp_out_t out;
+    out.len = 0;
+    if (status < 300 && media_apply(c, leg_index(c, f.to), false, ctype, body, blen, &out) != SBC_MEDIA_OK)
+        out.len = 0;
+    msg_t *r = build_response(c, f.from, sbc_txn_request(f.st), status, sip->sip_status->st_phrase, NULL,
+                              out.len ? (is_sdp(ctype) ? "application/sdp" : ctype) : NULL, out.text, out.len);
     if (r) {
         if (f.invite && status < 300)
             c->fwd_2xx = sbc_txl_2xx_retransmit_start(sbc_sig_txl(c->sig), r, sbc_txn_hop(f.st), fwd_2xx_timeout, c);

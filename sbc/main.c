@@ -12,6 +12,7 @@
 #include "sbc/log.h"
 #include "sbc/node.h"
 #include "sbc/sipmsg.h"
+#include "media/srtp_ctx.h"
 
 static void usage(FILE *f)
 {
@@ -81,6 +82,11 @@ int main(int argc, char **argv)
     /* Workers wake each other and the main loop exits them from another thread. */
     evthread_use_pthreads();
     sbc_sipmsg_global_init();
+    char serr[256];
+    if (sbc_srtp_global_init(serr, sizeof serr) < 0) {
+        fprintf(stderr, "sbcd: SRTP: %s\n", serr);
+        return 1;
+    }
 
     char err[8192];
     sbc_node_rt_t *node = sbc_node_create(config, err, sizeof err);
@@ -90,6 +96,7 @@ int main(int argc, char **argv)
     }
     int rc = sbc_node_run(node);
     sbc_node_destroy(node);
+    sbc_srtp_global_shutdown();
     LOG_INFO("stopped");
     return rc;
 }

@@ -205,7 +205,9 @@ static void stop_loop(sbc_node_rt_t *n, const char *why)
 {
     n->stop_requests++;
     LOG_INFO("%s: stopping", why);
-    event_base_loopexit(n->base, NULL);
+    /* A moment for the control reply to leave before the loop ends. */
+    struct timeval tv = { 0, 50 * 1000 };
+    event_base_loopexit(n->base, &tv);
 }
 
 static json_t *cmd_stop(void *arg, json_t *req)

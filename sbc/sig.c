@@ -10,6 +10,8 @@
 #include <sofia-sip/sip_header.h>
 
 #include "config/config_store.h"
+#include "media/portpool.h"
+#include "media/session.h"
 #include "sbc/call.h"
 #include "sbc/log.h"
 #include "sbc/route.h"
@@ -31,11 +33,15 @@ struct sbc_sig {
     sbc_transport_t *tp;
     sbc_txl_t *txl;
     sbc_config_t *listen_cfg;       /* interfaces the sockets were opened for */
+    struct sbc_media_ctx *media;
+    struct sbc_portpool **pools;    /* per listen_cfg interface */
     tag_entry_t **buckets;
     size_t n_buckets, n_tags;
     sbc_call_t *calls;
     sbc_sig_stats_t stats;
 };
+
+static const sbc_interface_t *listen_iface(sbc_sig_t *s, const sbc_interface_t *iface);
 
 /* ---- tag index --------------------------------------------------------------- */
 
@@ -115,6 +121,17 @@ int sbc_sig_index(const sbc_sig_t *s) { return s->index; }
 sbc_clock_t *sbc_sig_clock(sbc_sig_t *s) { return s->clock; }
 sbc_config_t *sbc_sig_config(sbc_sig_t *s) { return sbc_worker_config(s->w); }
 sbc_sig_stats_t *sbc_sig_stats(sbc_sig_t *s) { return &s->stats; }
+
+struct sbc_media_ctx *sbc_sig_media(sbc_sig_t *s)
+{
+    return s->media;
+}
+
+struct sbc_portpool *sbc_sig_portpool(sbc_sig_t *s, const sbc_interface_t *iface)
+{
+    const sbc_interface_t *li = listen_iface(s, iface);
+    return li ? s->pools[li - s->listen_cfg->interfaces] : NULL;
+}
 
 int sbc_sig_close_conn(sbc_sig_t *s, uint64_t conn_id)
 {
@@ -309,6 +326,10 @@ static void sig_free(sbc_sig_t *s)
     sbc_call_destroy_all(s);
     sbc_txl_destroy(s->txl);
     sbc_transport_destroy(s->tp);
+    sbc_media_ctx_destroy(s->media);
+    for (size_t i = 0; s->pools && i < s->listen_cfg->n_interfaces; i++)
+        sbc_portpool_destroy(s->pools[i]);
+    free(s->pools);
     sbc_clock_destroy(s->clock);
     for (size_t i = 0; i < s->n_buckets; i++)
         for (tag_entry_t *e = s->buckets[i], *next; e; e = next) {
@@ -346,9 +367,25 @@ int sbc_sig_worker_start(sbc_worker_t *w, void *arg)
         return -1;
     }
     const sbc_config_t *c = s->listen_cfg;
+    char merr[256];
+    struct sbc_media_ctx_cfg mcfg = { .timeout_ms = c->node.media_timeout_ms };
+    s->media = sbc_media_ctx_create(sbc_worker_base(w), &mcfg, merr, sizeof merr);
+    s->pools = calloc(c->n_interfaces, sizeof *s->pools);
+    if (!s->media || !s->pools) {
+        LOG_ERR("worker %d: media set-up failed: %s", s->index, s->media ? "out of memory" : merr);
+        sig_free(s);
+        return -1;
+    }
     for (size_t i = 0; i < c->n_interfaces; i++) {
         const sbc_interface_t *iface = &c->interfaces[i];
         char err[512];
+        s->pools[i] = sbc_portpool_create(iface->media_address, iface->media_port_min, iface->media_port_max,
+                                          (unsigned)s->index, (unsigned)sbc_workers_count(s->all), err, sizeof err);
+        if (!s->pools[i]) {
+            LOG_ERR("interface %s media ports: %s", iface->name, err);
+            sig_free(s);
+            return -1;
+        }
         sbc_tls_t *tls = NULL;
         if (iface->tls && !(tls = sbc_tls_create(iface->tls, err, sizeof err))) {
             LOG_ERR("interface %s: %s", iface->name, err);

@@ -27,6 +27,8 @@ typedef struct sbc_sig_stats {
     uint64_t failovers;
     uint64_t unknown_dialog;         /* 481 */
     uint64_t options_answered;
+    uint64_t rejected_media;         /* 488: offer or answer unusable */
+    uint64_t media_timeouts;
 } sbc_sig_stats_t;
 
 /* Worker hooks (see sbc_worker_hooks_t). */
@@ -44,6 +46,9 @@ sbc_clock_t *sbc_sig_clock(sbc_sig_t *s);
 sbc_config_t *sbc_sig_config(sbc_sig_t *s);
 sbc_sig_stats_t *sbc_sig_stats(sbc_sig_t *s);
 int sbc_sig_close_conn(sbc_sig_t *s, uint64_t conn_id);
+/* The worker's media context and its port-range slice of an interface. */
+struct sbc_media_ctx *sbc_sig_media(sbc_sig_t *s);
+struct sbc_portpool *sbc_sig_portpool(sbc_sig_t *s, const sbc_interface_t *iface);
 /* Calls are found by any local tag we generated for one of their legs. */
 int sbc_sig_call_index(sbc_sig_t *s, const char *tag, sbc_call_t *c);
 void sbc_sig_call_unindex(sbc_sig_t *s, const char *tag);
