@@ -6,7 +6,8 @@ flows, BYE on a connection the sender opened, the exit status and the
 record/query path (library and command line).
 
 Usage: edge_calls.py CASE CERTDIR OUTDIR SBC_IP TEAMS_IP
-  CASE: answer | caller-bye | busy | unavailable | noanswer | negative | badname
+  CASE: answer | caller-bye | busy | unavailable | noanswer | negative | badname |
+        record-route | options
 """
 
 import os
@@ -233,9 +234,40 @@ def case_badname(T):
     T.eq(len(select(T.sbc_recs, method="INVITE")), 0, "no INVITE got through")
 
 
+def case_record_route(T):
+    # Teams adds a Record-Route: the SBC side's 200 must echo it and its BYE
+    # must follow it (Route header; connection to the Route host, SNI = it).
+    T.start_sbc("answer", "--hangup-after", "0.5", "--expect-calls", "1", "--duration", "15")
+    T.run_teams("--record-route")
+    T.finish(0, 0)
+    rr = "<sip:sip.pstnhub.microsoft.com:5061;transport=tls;lr>"
+    T.eq(T.one(select(T.teams_recs, status=200, cseq_method="INVITE"), header="Record-Route"), rr,
+         "200 OK echoes the Record-Route")
+    bye = select(T.sbc_recs, method="BYE", dir="out")
+    T.eq(T.one(bye, header="Route"), rr, "BYE carries the route set")
+    T.has(T.one(bye, field="ruri"), "sip:%s:5061;transport=tls;x-i=" % TEAMS_NAME, "BYE Request-URI is the Contact")
+    T.eq(T.one(bye, field="sni"), "sip.pstnhub.microsoft.com", "BYE went to the Route host, SNI = it")
+
+
+def case_options(T):
+    # Teams' own OPTIONS to the SBC FQDN, on a connection Teams opens.
+    T.start_sbc("answer", "--duration", "4")
+    cmd_extra = ["--options", "acme.sbc.lab.example", "--resolve", "*.sbc.lab.example=%s" % T.sbc_ip]
+    T.teams_rc = subprocess.call(EDGE + ["--certs", T.certs, "--record", T.teams_rec, "--duration", "10",
+                                         "--source", T.teams_ip] + cmd_extra,
+                                 stdout=open(os.path.join(T.out, "teams.out"), "w"),
+                                 stderr=open(os.path.join(T.out, "teams.err"), "w"), timeout=40)
+    T.finish(0, 0)
+    opt = select(T.sbc_recs, method="OPTIONS", dir="in")
+    T.eq(T.one(opt, field="sni"), "acme.sbc.lab.example", "OPTIONS connection SNI = the SBC FQDN")
+    T.eq(T.one(opt, field="peer").split(":")[0], T.teams_ip, "connection from --source")
+    T.eq(T.one(select(T.teams_recs, event="options_result"), field="code"), "200", "OPTIONS answered 200")
+    T.has(open(os.path.join(T.out, "teams.out")).read(), "options 1/1 ok", "summary counts the probe")
+
+
 CASES = {"answer": case_answer, "caller-bye": case_caller_bye, "busy": case_busy,
          "unavailable": case_unavailable, "noanswer": case_noanswer, "negative": case_negative,
-         "badname": case_badname}
+         "badname": case_badname, "record-route": case_record_route, "options": case_options}
 
 
 def main():

@@ -428,6 +428,9 @@ class IncomingCall(CallBase):
 
     async def respond(self, code, extra=None, body="", tag=None):
         extra = list(extra or [])
+        if 100 < code < 300:
+            # Dialog-creating responses echo the Record-Route set (RFC 3261 §12.1.1).
+            extra = [("Record-Route", rr) for rr in self.invite.get_all("Record-Route")] + extra
         if code > 100:
             extra.append(("Contact", self.contact()))
         extra.append(("Server", USER_AGENT))
@@ -706,6 +709,7 @@ class Edge:
         self.uas_by_callid = {}
         self.uac_by_callid = {}
         self.outgoing = []
+        self.option_probes = []        # results of --options
         self.deadline = time.monotonic() + args.duration
         self.stop = asyncio.Event()
         self.internal_errors = 0
@@ -983,7 +987,35 @@ class Edge:
             self.resolve_map.insert(0, (host.lower(), ip))
         return await self.outbound(host, port, fresh=not pool)
 
+    async def probe_options(self, target):
+        """One OPTIONS to the SBC, as a Teams proxy checks its peer (TEAMS.md
+        §1.5): on a connection the edge opens, SNI = the target FQDN."""
+        host, _, port = target.partition(":")
+        result = {"target": target, "code": None, "ok": False, "done": False}
+        self.option_probes.append(result)
+        try:
+            conn = await self.outbound(host, int(port or 5061))
+            req = Message("OPTIONS sip:%s:%s;transport=tls SIP/2.0" % (host, port or 5061))
+            req.add("Via", "SIP/2.0/TLS %s;branch=%s" % (conn.local, new_branch()))
+            req.add("Max-Forwards", "70")
+            req.add("From", "<sip:sip.pstnhub.microsoft.com:5061>;tag=%s" % new_tag())
+            req.add("To", "<sip:%s:%s>" % (host, port or 5061))
+            req.add("Call-ID", new_call_id())
+            req.add("CSeq", "1 OPTIONS")
+            req.add("Contact", "<sip:sip.pstnhub.microsoft.com:5061;transport=tls>")
+            req.add("User-Agent", USER_AGENT)
+            resp = await self.transact(conn, req, RESPONSE_WAIT)
+            result["code"] = resp.status if resp else None
+            result["ok"] = bool(resp and resp.status == 200)
+        except (ConnectionError, OSError, ssl.SSLError, ValueError) as exc:
+            result["error"] = repr(exc)
+        result["done"] = True
+        self.rec.event("options_result", **result)
+
     def work_done(self):
+        if len(self.option_probes) < len(self.args.options) or \
+                not all(p["done"] for p in self.option_probes):
+            return False
         if self.args.call and not all(c.done.is_set() for c in self.outgoing):
             return False
         if self.args.call and len(self.outgoing) < self.args.count:
@@ -991,7 +1023,7 @@ class Edge:
         if self.args.expect_calls is not None:
             return (len(self.incoming) >= self.args.expect_calls
                     and all(c.done.is_set() for c in self.incoming))
-        return bool(self.args.call)
+        return bool(self.args.call or self.args.options)
 
     async def run(self):
         await self.start_listeners()
@@ -1000,6 +1032,8 @@ class Edge:
                 fh.write("%d\n" % os.getpid())
         self.rec.event("start", proxies=[{"ip": l.ip, "port": l.port, "name": l.name, "mode": l.mode}
                                          for l in self.listeners], pid=os.getpid())
+        for target in self.args.options:
+            asyncio.ensure_future(self.probe_options(target))
         if self.args.call:
             asyncio.ensure_future(self.originate())
         while not self.stop.is_set() and self.remaining() > 0 and not self.work_done():
@@ -1027,6 +1061,9 @@ class Edge:
             problems.append("outgoing %d/%d ok" % (out_ok, a.count))
         if in_ok != len(self.incoming):
             problems.append("incoming %d/%d ok" % (in_ok, len(self.incoming)))
+        bad_probes = [p["target"] for p in self.option_probes if not p["ok"]]
+        if bad_probes or len(self.option_probes) != len(a.options):
+            problems.append("OPTIONS not answered 200 by %s" % ", ".join(bad_probes or a.options))
         if self.internal_errors:
             problems.append("%d internal errors (see the record)" % self.internal_errors)
         if a.expect_calls is not None and len(self.incoming) != a.expect_calls:
@@ -1035,9 +1072,11 @@ class Edge:
         outcomes = ",".join("%s:%s" % (c.mode, c.outcome) for c in self.incoming)
         fails = ["%s %s %s: %s" % (c.role, c.call_id, c.outcome, c.detail)
                  for c in self.incoming + self.outgoing if not c.ok][:3]
-        line = "teams_edge: %s outgoing %d/%d ok [%s] incoming %d/%d ok [%s] messages in=%d out=%d%s" % (
+        opts = (" options %d/%d ok" % (len(self.option_probes) - len(bad_probes), len(a.options))
+                if a.options else "")
+        line = "teams_edge: %s outgoing %d/%d ok [%s] incoming %d/%d ok [%s]%s messages in=%d out=%d%s" % (
             "PASS" if not problems else "FAIL", out_ok, len(self.outgoing), codes, in_ok,
-            len(self.incoming), outcomes, self.rec.counts["in"], self.rec.counts["out"],
+            len(self.incoming), outcomes, opts, self.rec.counts["in"], self.rec.counts["out"],
             ("; " + "; ".join(problems + fails)) if problems else "")
         self.rec.event("summary", ok=not problems, line=line)
         print(line, flush=True)
@@ -1089,6 +1128,8 @@ def parse_args(argv):
     g.add_argument("--record-route", action="store_true",
                    help="add a Record-Route naming sip.pstnhub.microsoft.com to INVITEs")
     g = p.add_argument_group("both roles")
+    g.add_argument("--options", action="append", default=[], metavar="FQDN[:PORT]",
+                   help="send one OPTIONS to the SBC at FQDN (port 5061) and expect 200 (repeatable)")
     g.add_argument("--hangup-after", type=float, metavar="S",
                    help="after the call is answered, send BYE after S seconds "
                         "(without it, wait for the SBC's BYE)")
@@ -1115,8 +1156,8 @@ def parse_args(argv):
         p.error("give --certs DIR or all of --ca, --cert, --key")
     if a.call and not (a.to_host and a.sbc):
         p.error("--call needs --to-host and --sbc")
-    if not a.call and not a.proxy:
-        p.error("nothing to do: give --proxy and/or --call")
+    if not a.call and not a.proxy and not a.options:
+        p.error("nothing to do: give --proxy, --call or --options")
     if a.count < 1 or a.duration <= 0:
         p.error("--count and --duration must be positive")
     return a
