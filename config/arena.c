@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHUNK_SIZE (64u * 1024u)
+#define CHUNK_SIZE (1024u * 1024u)
 #define ALIGN 16u
 
 struct chunk {
