@@ -18,6 +18,7 @@ import time
 
 KIT = os.path.dirname(os.path.abspath(__file__))
 TOOLS = os.path.join(KIT, "..", "tools")
+sys.dont_write_bytecode = True      # keep the source tree free of __pycache__
 sys.path.insert(0, TOOLS)
 from sipmsg import load_records, select, values  # noqa: E402
 

@@ -17,6 +17,7 @@ import time
 
 KIT = os.path.dirname(os.path.abspath(__file__))
 TOOLS = os.path.join(KIT, "..", "tools")
+sys.dont_write_bytecode = True      # keep the source tree free of __pycache__
 sys.path.insert(0, TOOLS)
 from sipmsg import Message, StreamFramer, load_records, select, split_values  # noqa: E402
 

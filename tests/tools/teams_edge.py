@@ -50,6 +50,7 @@ import threading
 import time
 import uuid
 
+sys.dont_write_bytecode = True      # keep the source tree free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sipmsg import (Message, StreamFramer, make_response, new_branch,  # noqa: E402
                     new_call_id, new_tag, parse_name_addr, parse_uri)
