@@ -199,6 +199,23 @@ out:
     return rc;
 }
 
+/* Where in-dialog requests of a leg go: the first Route if there is a route
+ * set (loose routing), else the peer's Contact. */
+static int leg_update_hop(sbc_call_t *c, leg_t *leg)
+{
+    char first[512];
+    const char *next = leg->target;
+    if (leg->route[0]) {
+        const char *lt = strchr(leg->route, '<'), *gt = lt ? strchr(lt, '>') : NULL;
+        if (lt && gt && (size_t)(gt - lt - 1) < sizeof first) {
+            memcpy(first, lt + 1, (size_t)(gt - lt - 1));
+            first[gt - lt - 1] = '\0';
+            next = first;
+        }
+    }
+    return next[0] ? hop_for_uri(c, leg, next) : -1;
+}
+
 /* Builds and parses one request on a leg. ruri NULL = the leg's target. */
 static msg_t *build_request(sbc_call_t *c, leg_t *leg, const char *method, const char *ruri, uint32_t cseq,
                             const char *extra, const char *ctype, const char *body, size_t blen)
@@ -500,7 +517,7 @@ static void fail_call(sbc_call_t *c, int status, const char *phrase, const char 
     char extra[128] = "";
     if (status == 503)
         snprintf(extra, sizeof extra, "Retry-After: 5\r\n");
-    if (status == 486 && !c->to_teams)
+    if (status == 486 && c->to_teams)
         snprintf(extra, sizeof extra, "Reason: Q.850;cause=17\r\n");   /* R47 */
     reply_a(c, status, phrase, extra, NULL, NULL, 0);
     end_call(c, reason, NULL);
@@ -537,6 +554,12 @@ static int b_invite_next(sbc_call_t *c)
                      t->transport == SBC_TP_TCP ? ";transport=tcp" : t->transport == SBC_TP_TLS ? ";transport=tls" : "");
             snprintf(b->remote_uri, sizeof b->remote_uri, "<sip:%s@%s>", num, hostport);
             b->hop.tp = t->transport ? t->transport : SBC_TP_UDP;
+        }
+        if (c->b_ict || b->cseq) {
+            /* A retry toward another server is a new dialog attempt: a new
+             * Call-ID, so that server cannot mistake it for the first. */
+            sbc_sipmsg_make_call_id(b->call_id, sizeof b->call_id, sbc_sig_index(c->sig));
+            b->cseq = 0;
         }
         if (hop_for_uri(c, b, ruri) < 0) {
             LOG_CALL(SBC_LOG_WARN, c->a.call_id, tenant_name(c), "cannot resolve %s, trying the next", hostport);
@@ -767,6 +790,9 @@ static void new_call(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_t *h
         /* Teams -> carrier: A is Teams, B the trunk in its number format. */
         leg_init_teams(c, a, c->called);
         a->hop = *hop;
+        /* Our requests to Teams go on a connection we open (R22), checked
+         * against the identity Teams proved on its own connection. */
+        sbc_sig_conn_peer_name(s, hop->conn_id, a->hop.tls_name, sizeof a->hop.tls_name);
         char num[64];
         if (sbc_numbers_to_trunk(c->trunk, c->calling, num, sizeof num) < 0)
             snprintf(num, sizeof num, "%s", c->calling);
@@ -776,6 +802,9 @@ static void new_call(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_t *h
         snprintf(b->local_uri, sizeof b->local_uri, "<sip:%s@%s>", num, b->via_host);
         (void)ci;
     }
+
+    if (leg_update_hop(c, a) < 0)
+        a->hop = *hop;   /* no usable Contact: answer where it came from */
 
     sbc_call_t **head = sbc_sig_call_list(s);
     c->next = *head;
@@ -997,8 +1026,7 @@ static void on_b_invite_response(sbc_call_t *c, msg_t *msg)
         if (sip->sip_contact)
             url_text(sip->sip_contact->m_url, b->target, sizeof b->target);
         route_set(sip, true, b->route, sizeof b->route);
-        if (b->target[0])
-            hop_for_uri(c, b, b->target);
+        leg_update_hop(c, b);
         send_ack(c, b, b->invite_cseq);
         if (c->state == CS_ENDING) {
             send_bye(c, b, 1);   /* answered after we gave up (CANCEL race) */
@@ -1059,7 +1087,7 @@ static void on_fwd_response(sbc_call_t *c, msg_t *msg)
         /* Re-INVITE answered: refresh the target, ACK, pass the 2xx back. */
         if (sip->sip_contact) {
             url_text(sip->sip_contact->m_url, f.to->target, sizeof f.to->target);
-            hop_for_uri(c, f.to, f.to->target);
+            leg_update_hop(c, f.to);
         }
         send_ack(c, f.to, f.to->invite_cseq);
     }
@@ -1106,8 +1134,7 @@ void sbc_call_on_response(sbc_sig_t *s, sbc_txn_t *ct, void *ctx, msg_t *msg, co
                 if (sip->sip_contact)
                     url_text(sip->sip_contact->m_url, b->target, sizeof b->target);
                 route_set(sip, true, b->route, sizeof b->route);
-                if (b->target[0])
-                    hop_for_uri(c, b, b->target);
+                leg_update_hop(c, b);
                 send_ack(c, b, b->invite_cseq);
                 send_bye(c, b, 1);
             }

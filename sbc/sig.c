@@ -133,6 +133,13 @@ struct sbc_portpool *sbc_sig_portpool(sbc_sig_t *s, const sbc_interface_t *iface
     return li ? s->pools[li - s->listen_cfg->interfaces] : NULL;
 }
 
+void sbc_sig_conn_peer_name(sbc_sig_t *s, uint64_t conn_id, char *buf, size_t size)
+{
+    struct sbc_conn_info info;
+    if (conn_id && sbc_transport_conn_info(s->tp, conn_id, &info) == 0 && info.peer_cert_name[0])
+        snprintf(buf, size, "%s", info.peer_cert_name);
+}
+
 int sbc_sig_close_conn(sbc_sig_t *s, uint64_t conn_id)
 {
     return sbc_transport_close_conn(s->tp, conn_id);

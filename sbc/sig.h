@@ -5,6 +5,7 @@
 #define SBC_SIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config/config.h"
@@ -46,6 +47,9 @@ sbc_clock_t *sbc_sig_clock(sbc_sig_t *s);
 sbc_config_t *sbc_sig_config(sbc_sig_t *s);
 sbc_sig_stats_t *sbc_sig_stats(sbc_sig_t *s);
 int sbc_sig_close_conn(sbc_sig_t *s, uint64_t conn_id);
+/* The verified certificate name of a TLS peer on one of this worker's
+ * connections; buf is left unchanged when unknown. */
+void sbc_sig_conn_peer_name(sbc_sig_t *s, uint64_t conn_id, char *buf, size_t size);
 /* The worker's media context and its port-range slice of an interface. */
 struct sbc_media_ctx *sbc_sig_media(sbc_sig_t *s);
 struct sbc_portpool *sbc_sig_portpool(sbc_sig_t *s, const sbc_interface_t *iface);

@@ -1,0 +1,324 @@
+#!/usr/bin/env bash
+# Call scenarios through sbcd. Usage: calls.sh CASE SBCD SBCCTL WORKDIR TLSDIR
+# Hosts on loopback: sbcd 127.0.7.1 (Teams side TLS :5061, carrier side UDP
+# :5060), Teams proxies 127.0.7.11 / .12 (.13 is a dead one), carrier peers
+# 127.0.7.21 (SIPp) and .22.
+set -euo pipefail
+case_name=$1 SBCD=$2 SBCCTL=$3 dir=$4 tls=$5
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+. "$root/tests/functional/lib.sh"
+EDGE="python3 $root/tests/tools/teams_edge.py"
+QUERY="python3 $root/tests/tools/sipmsg.py query"
+SIPP_DIR=$root/tests/sipp
+rm -rf "$dir" && mkdir -p "$dir"
+export SBC_CONTROL_SOCKET=$dir/sbc.sock
+EDGE_PIDS=()
+cleanup() {
+  for p in "${EDGE_PIDS[@]}" ${UAS_PID:-} ${lossy:-} ${hold:-}; do kill "$p" 2>/dev/null || true; done
+  pkill -f -- "-message_file $dir/" 2>/dev/null || true
+  [ -n "${SBCD_PID:-}" ] && kill -KILL "$SBCD_PID" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+# write_config PROXIES_YAML TENANT_MAX_CALLS
+write_config() {
+cat > "$dir/sbc.yaml" <<YAML
+node:
+  name: calls
+  workers: 2
+  control_socket: $dir/sbc.sock
+  log: { level: debug, format: text }
+interfaces:
+  - name: teams
+    sip: { address: 127.0.7.1, port: 5061, transports: [tls] }
+    media: { address: 127.0.7.1, ports: 20000-20999 }
+    allow: [127.0.7.0/24]
+    tls: { certificate: $tls/sbc.pem, private_key: $tls/sbc.key, ca_file: $tls/ca.pem }
+  - name: core
+    sip: { address: 127.0.7.1, port: 5060, transports: [udp] }
+    media: { address: 127.0.7.1, ports: 30000-30999 }
+teams:
+  interface: teams
+  base_fqdn: sbc.lab.example
+  proxies:
+$1
+trunks:
+  - name: core-east
+    interface: core
+    targets:
+      - { host: 127.0.7.21, port: 5060, transport: udp, priority: 1 }
+    allow: [127.0.7.20/30]
+    numbers: { to_trunk: national, from_trunk: national, country_code: "1" }
+tenants:
+  - name: acme
+    fqdn: acme.sbc.lab.example
+    trunk: core-east
+    numbers: ["+15551230000-+15551239999"]
+    max_calls: ${2:-100}
+YAML
+}
+PROXY1='    - { host: sip.pstnhub.microsoft.com, port: 5061, address: 127.0.7.11 }'
+PROXY2='    - { host: sip2.pstnhub.microsoft.com, port: 5061, address: 127.0.7.12 }'
+DEAD='    - { host: sip3.pstnhub.microsoft.com, port: 5061, address: 127.0.7.13 }'
+
+# edge ARGS...: starts the fake Teams edge in the background, waits until ready
+edge() {
+  rm -f "$dir/edge.ready"
+  $EDGE --certs "$tls" --resolve '*.sbc.lab.example=127.0.7.1' --record "$dir/edge.jsonl" \
+        --ready-file "$dir/edge.ready" "$@" > "$dir/edge.out" 2>&1 &
+  EDGE_PIDS+=($!)
+  wait_for test -f "$dir/edge.ready" || fail "teams_edge did not start: $(cat "$dir/edge.out")"
+}
+# edge_wait: the edge's own verdict (it exits non-zero on a broken expectation)
+edge_wait() {
+  local rc=0
+  wait "${EDGE_PIDS[-1]}" || rc=$?
+  unset 'EDGE_PIDS[-1]'
+  [ "$rc" = 0 ] || fail "teams_edge: $(tail -n 3 "$dir/edge.out")"
+  pass "teams edge: $(tail -n 1 "$dir/edge.out")"
+}
+# sipp_run NAME SCENARIO EXTRA...: SIPp on 127.0.7.21:5060 toward sbcd; asserts exit 0
+sipp_uac() {
+  local name=$1 sf=$2; shift 2
+  local rc=0
+  (cd "$SIPP_DIR" && timeout 60 sipp 127.0.7.1:5060 -sf "$sf" -i 127.0.7.21 -p "${UAC_PORT:-5060}" -t u1 -m 1 \
+     -timeout 30 -timeout_error -trace_msg -message_file "$dir/$name.msg" -trace_err -error_file "$dir/$name.err" \
+     -nostdin "$@" > "$dir/$name.out" 2>&1) || rc=$?
+  [ "$rc" = 0 ] || fail "SIPp $sf exited $rc: $(tail -n 5 "$dir/$name.err" 2>/dev/null)"
+  pass "SIPp $sf completed"
+}
+sipp_uas_bg() {
+  local name=$1 sf=$2; shift 2
+  (cd "$SIPP_DIR" && exec timeout 60 sipp -sf "$sf" -i 127.0.7.21 -p 5060 -t u1 -m 1 -timeout 30 \
+     -trace_msg -message_file "$dir/$name.msg" -trace_err -error_file "$dir/$name.err" -nostdin "$@" \
+     > "$dir/$name.out" 2>&1) &
+  UAS_PID=$!
+  sleep 0.3
+}
+sipp_uas_wait() {
+  local rc=0
+  wait "$UAS_PID" || rc=$?
+  [ "$rc" = 0 ] || fail "SIPp UAS exited $rc: $(tail -n 5 "$dir/$1.err" 2>/dev/null)"
+  pass "SIPp UAS completed"
+}
+q() { $QUERY "$dir/edge.jsonl" "$@"; }
+status_field() { "$SBCCTL" --json status | python3 -c "import json,sys; print(json.load(sys.stdin)['calls']['$1'])"; }
+
+# What the Teams edge saw of a carrier -> Teams INVITE (R13, R15, R3, topology hiding).
+check_invite_to_teams() {
+  local ruri contact from
+  ruri=$(q --dir in --method INVITE --first 1 --field first_line)
+  assert_contains "$ruri" "INVITE sip:+15551234567@sip.pstnhub.microsoft.com:5061;transport=tls;user=phone" "R-URI is E.164 at the proxy FQDN (R15)"
+  contact=$(q --dir in --method INVITE --first 1 --header Contact)
+  assert_contains "$contact" "@acme.sbc.lab.example:5061;transport=tls" "Contact carries the tenant FQDN and transport=tls (R13)"
+  from=$(q --dir in --method INVITE --first 1 --header From)
+  assert_contains "$from" "sip:+15559876543@acme.sbc.lab.example" "From is E.164 under the tenant FQDN"
+  assert_contains "$(q --dir in --method INVITE --first 1 --field sni)" "sip.pstnhub.microsoft.com" "SNI names the proxy (R3)"
+  assert_eq "$(q --dir in --method INVITE --first 1 --field conn)" "inbound" "INVITE came on a connection the SBC opened (R22)"
+  local all
+  all=$(q --dir in --json)
+  assert_not_contains "$all" "127.0.7.21" "no carrier address reaches Teams"
+  assert_not_contains "$all" "SIPpTag" "no carrier tag reaches Teams"
+  assert_contains "$(q --dir in --method INVITE --first 1 --field body)" "RTP/SAVP" "offer toward Teams is SRTP"
+}
+# What the carrier saw of a Teams -> carrier INVITE.
+check_invite_to_carrier() {
+  local msgs=$1
+  local inv
+  inv=$(awk '/INVITE sip:/{p=1} p{print} /^Content-Length/{if(p) exit}' "$msgs")
+  assert_contains "$inv" "INVITE sip:5557654321@127.0.7.21:5060" "R-URI national number at the trunk target"
+  assert_not_contains "$inv" "pstnhub" "no Teams host reaches the carrier"
+  assert_not_contains "$inv" "127.0.7.11" "no Teams address reaches the carrier"
+  assert_not_contains "$inv" "acme.sbc.lab.example" "tenant FQDN stays on the Teams side"
+}
+
+start() {
+  start_sbcd "$dir/sbc.yaml" "$dir/sbcd.log"
+}
+
+case "$case_name" in
+to_teams_teams_hangs_up)
+  write_config "$PROXY1"
+  start
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --hangup-after 1 --expect-calls 1 --duration 15 --linger 1
+  sipp_uac uac uac-call-remote-bye-expect-200.xml -inf uac-numbers.csv
+  edge_wait
+  check_invite_to_teams
+  assert_eq "$(q --dir out --method BYE --first 1 --field conn)" "outbound" "Teams' BYE went on a connection the edge opened"
+  assert_eq "$(status_field calls_answered)" 1 "one call answered"
+  assert_eq "$(status_field calls_active)" 0 "no call left"
+  ;;
+to_teams_carrier_hangs_up)
+  write_config "$PROXY1"
+  start
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --expect-calls 1 --duration 15 --linger 1
+  sipp_uac uac uac-call-expect-200.xml -inf uac-numbers.csv
+  edge_wait
+  check_invite_to_teams
+  assert_eq "$(q --dir in --method BYE --count)" 1 "Teams got the carrier's BYE"
+  assert_eq "$(q --dir in --method BYE --first 1 --field conn)" "inbound" "BYE toward Teams on a connection the SBC opened (R22)"
+  assert_eq "$(status_field calls_active)" 0 "no call left"
+  ;;
+from_teams_teams_hangs_up|from_teams_carrier_hangs_up)
+  write_config "$PROXY1"
+  start
+  if [ "$case_name" = from_teams_teams_hangs_up ]; then
+    sipp_uas_bg uas uas-answer.xml -inf uas-numbers.csv
+    hang=(--hangup-after 1)
+  else
+    sipp_uas_bg uas uas-answer-then-bye.xml -inf uas-numbers.csv
+    hang=()
+  fi
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --call +15551230001 +15557654321 \
+       --to-host acme.sbc.lab.example --sbc 127.0.7.1:5061 --contact sip.pstnhub.microsoft.com:5061 \
+       --expect 200 "${hang[@]}" --duration 20
+  edge_wait
+  sipp_uas_wait uas
+  check_invite_to_carrier "$dir/uas.msg"
+  resp=$(q --dir in --status 200 --cseq-method INVITE --first 1 --header Contact)
+  assert_contains "$resp" "@acme.sbc.lab.example:5061;transport=tls" "200 toward Teams carries the tenant FQDN (R20)"
+  assert_contains "$(q --dir in --status 200 --cseq-method INVITE --first 1 --field body)" "RTP/SAVP" "answer toward Teams is SRTP"
+  if [ "$case_name" = from_teams_carrier_hangs_up ]; then
+    assert_eq "$(q --dir in --method BYE --first 1 --field conn)" "inbound" "BYE toward Teams on a connection the SBC opened (R22)"
+  fi
+  assert_eq "$(status_field calls_active)" 0 "no call left"
+  ;;
+cancel_before_answer)
+  write_config "$PROXY1"
+  start
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --mode noanswer --expect-calls 1 --duration 15 --linger 1
+  sipp_uac uac uac-cancel-expect-487.xml -inf uac-numbers.csv
+  edge_wait
+  assert_eq "$(q --dir in --method CANCEL --count)" 1 "Teams got the CANCEL"
+  assert_eq "$(status_field calls_active)" 0 "no call left"
+  ;;
+busy_to_teams)
+  write_config "$PROXY1"
+  start
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --mode busy --expect-calls 1 --duration 15 --linger 1
+  sipp_uac uac uac-call-expect-486.xml -inf uac-numbers.csv
+  edge_wait
+  assert_contains "$(cat "$dir/uac.msg")" "Q.850;cause=17" "486 toward the carrier carries Q.850 cause 17 (R47)"
+  assert_eq "$(q --dir in --method INVITE --count)" 1 "486 is not retried (R47)"
+  ;;
+busy_from_teams)
+  write_config "$PROXY1"
+  start
+  sipp_uas_bg uas uas-busy-486.xml -inf uas-numbers.csv
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --call +15551230001 +15557654321 \
+       --to-host acme.sbc.lab.example --sbc 127.0.7.1:5061 --expect 486 --duration 15
+  edge_wait
+  sipp_uas_wait uas
+  ;;
+failover_dead_proxy)
+  write_config "$DEAD
+$PROXY1"
+  start
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --hangup-after 1 --expect-calls 1 --duration 15 --linger 1
+  sipp_uac uac uac-call-remote-bye-expect-200.xml -inf uac-numbers.csv
+  edge_wait
+  check_invite_to_teams
+  assert_eq "$(status_field failovers)" 1 "one failover counted"
+  ;;
+failover_503)
+  write_config "$PROXY1
+$PROXY2"
+  start
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --proxy 127.0.7.12:5061:sip2.pstnhub.microsoft.com \
+       --proxy-mode 127.0.7.11:5061=unavailable --hangup-after 1 --expect-calls 2 --duration 15 --linger 1
+  sipp_uac uac uac-call-remote-bye-expect-200.xml -inf uac-numbers.csv
+  edge_wait
+  assert_eq "$(q --dir in --method INVITE --listener sip.pstnhub.microsoft.com --count)" 1 "first proxy tried"
+  assert_eq "$(q --dir in --method INVITE --listener sip2.pstnhub.microsoft.com --count)" 1 "second proxy took the call"
+  assert_contains "$(q --dir in --method INVITE --listener sip2.pstnhub.microsoft.com --field sni)" "sip2.pstnhub.microsoft.com" "SNI follows the proxy"
+  assert_eq "$(status_field failovers)" 1 "one failover counted"
+  ;;
+unknown_number)
+  write_config "$PROXY1"
+  start
+  printf 'SEQUENTIAL\n5559876543;5550000000;\n' > "$dir/numbers.csv"
+  sipp_uac uac uac-call-expect-404.xml -inf "$dir/numbers.csv"
+  assert_eq "$(status_field rejected_no_route)" 1 "404 counted"
+  ;;
+unknown_tenant)
+  write_config "$PROXY1"
+  start
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --call +15551230001 +15557654321 \
+       --to-host nobody.sbc.lab.example --sbc 127.0.7.1:5061 --expect 404 --duration 15
+  edge_wait
+  ;;
+capacity)
+  write_config "$PROXY1" 1
+  start
+  # a Teams -> carrier call rings and holds the tenant's only slot ...
+  sipp_uas_bg hold uas-noanswer.xml -inf uas-numbers.csv
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --call +15551230001 +15557654321 \
+       --to-host acme.sbc.lab.example --sbc 127.0.7.1:5061 --cancel-after 4 --expect 487 --duration 15
+  wait_for sh -c "\"$SBCCTL\" --json status | grep -q '\"calls_active\": 1'" || fail "first call not up"
+  # ... so a carrier -> Teams call for the same tenant is refused
+  UAC_PORT=5062 sipp_uac uac uac-call-expect-503.xml -inf uac-numbers.csv
+  assert_contains "$(cat "$dir/uac.msg")" "Retry-After:" "503 carries Retry-After"
+  assert_eq "$(status_field rejected_capacity)" 1 "capacity refusal counted"
+  edge_wait
+  sipp_uas_wait hold
+  assert_eq "$(status_field calls_active)" 0 "the ringing call ended on CANCEL"
+  ;;
+lost_invite_retransmitted)
+  write_config "$PROXY1"
+  start
+  python3 "$here/lossy_uas.py" 127.0.7.21 5060 --drop-first > "$dir/lossy.out" 2>&1 &
+  lossy=$!
+  sleep 0.3
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --call +15551230001 +15557654321 \
+       --to-host acme.sbc.lab.example --sbc 127.0.7.1:5061 --expect 200 --hangup-after 1 --duration 15
+  edge_wait
+  wait $lossy || fail "lossy UAS: $(cat "$dir/lossy.out")"
+  out=$(cat "$dir/lossy.out")
+  assert_contains "$out" "dropped INVITE" "first INVITE was lost"
+  assert_contains "$out" "answered retransmission" "retransmitted INVITE answered"
+  gap=$(sed -n 's/.*retransmission after \([0-9]*\) ms.*/\1/p' "$dir/lossy.out")
+  [ "$gap" -ge 400 ] && [ "$gap" -le 900 ] || fail "retransmission after ${gap} ms, Timer A is 500 ms"
+  pass "retransmitted after ${gap} ms (Timer A = T1)"
+  ;;
+handoff_between_workers)
+  write_config "$PROXY1"
+  start
+  sipp_uas_bg uas uas-answer.xml -inf uas-numbers.csv -m 8
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --call +15551230001 +15557654321 \
+       --to-host acme.sbc.lab.example --sbc 127.0.7.1:5061 --contact sip.pstnhub.microsoft.com:5061 \
+       --count 8 --rate 4 --conn-per-call --expect 200 --hangup-after 1 --duration 30
+  edge_wait
+  sipp_uas_wait uas
+  in=$("$SBCCTL" --json status | python3 -c "import json,sys; print(sum(w['handoffs_in'] for w in json.load(sys.stdin)['workers']))")
+  [ "$in" -ge 1 ] || fail "no in-dialog message crossed workers in 8 calls"
+  pass "$in message(s) handed over to the home worker, all 8 calls completed"
+  ;;
+options_and_unknown_dialog)
+  write_config "$PROXY1"
+  start
+  python3 - "$dir" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.7.21", 5060)); s.settimeout(3)
+def send(req):
+    s.sendto(req.encode(), ("127.0.7.1", 5060))
+    return s.recvfrom(65535)[0].decode(errors="replace")
+opt = ("OPTIONS sip:127.0.7.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.7.21:5060;branch=z9hG4bK-o1\r\n"
+       "From: <sip:core@127.0.7.21>;tag=a1\r\nTo: <sip:127.0.7.1>\r\nCall-ID: o1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
+r = send(opt); assert r.startswith("SIP/2.0 200"), r; assert "Allow:" in r and "REFER" in r, r
+bye = ("BYE sip:x@127.0.7.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.7.21:5060;branch=z9hG4bK-b1\r\n"
+       "From: <sip:core@127.0.7.21>;tag=a1\r\nTo: <sip:127.0.7.1>;tag=w0.nosuchdialog000abc\r\nCall-ID: nope\r\nCSeq: 2 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
+r = send(bye); assert r.startswith("SIP/2.0 481"), r
+s.sendto(b"\x00garbage\r\n\r\nnot sip at all", ("127.0.7.1", 5060))
+r = send(opt.replace("z9hG4bK-o1", "z9hG4bK-o2")); assert r.startswith("SIP/2.0 200"), r
+print("ok")
+PY
+  pass "OPTIONS answered 200 with Allow, unknown dialog 481, garbage ignored"
+  assert_eq "$(status_field unknown_dialog)" 1 "481 counted"
+  ;;
+*) fail "unknown case $case_name" ;;
+esac
+
+stop_sbcd
+grep -q "ERROR: AddressSanitizer\|runtime error:" "$dir/sbcd.log" && fail "sanitizer report in sbcd log"
+echo "call_$case_name: all checks passed"
