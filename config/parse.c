@@ -222,7 +222,7 @@ static const char *const NUMFMTS[] = { "e164", "international", "national", NULL
 static void parse_node(struct sbc_loader *ld, ynode *m)
 {
     static const char *const keys[] = { "name", "workers", "control_socket", "metrics_listen",
-                                        "cdr_file", "log", "drain_timeout", NULL };
+                                        "cdr_file", "log", "drain_timeout", "media_timeout", NULL };
     sbc_node_t *n = &ld->cfg->node;
     check_keys(ld, m, "node", keys);
     n->name = str_field(ld, m, "name", true, "node");
@@ -268,6 +268,9 @@ static void parse_node(struct sbc_loader *ld, ynode *m)
     }
     n->drain_timeout_ms = 300 * 1000;
     duration_field(ld, m, "drain_timeout", &n->drain_timeout_ms);
+    /* No RTP from either side for this long ends the call (held legs excepted). */
+    n->media_timeout_ms = 60 * 1000;
+    duration_field(ld, m, "media_timeout", &n->media_timeout_ms);
 }
 
 /* ---- interfaces ---- */

@@ -680,6 +680,7 @@ static int media_start(sbc_call_t *c, msg_t *invite)
         fail_call(c, 500, "Server Internal Error", "media session failed");
         return -1;
     }
+    sbc_media_session_set_timeout(c->ms, c->cfg->node.media_timeout_ms);   /* follows reloads */
     const char *ctype, *body;
     size_t blen;
     body_of(invite, &ctype, &body, &blen);
