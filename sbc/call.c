@@ -4,6 +4,7 @@
  * under our control: no identifier of one leg can leak into the other. */
 #include "sbc/call.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,7 +78,8 @@ struct sbc_call {
     size_t b_offer_len;
     char called[32], calling[64];
     char end_reason[64];
-    time_t started;
+    int end_status;             /* final SIP status of the set-up (0 while none) */
+    time_t started, answered;
 };
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -411,12 +413,86 @@ static void detach(sbc_txn_t **t)
     }
 }
 
+static const char *state_name(enum call_state st)
+{
+    static const char *const names[] = { "routing", "early", "confirmed", "ending" };
+    return names[st];
+}
+
+static json_t *leg_media_json(const sbc_call_t *c, int leg)
+{
+    json_t *o = json_object();
+    uint64_t rx = 0, tx = 0, rxb = 0, txb = 0, auth = 0, replay = 0;
+    const char *latched = NULL;
+    char addr[64] = "";
+    unsigned n = c->ms ? sbc_media_session_streams(c->ms) : 0;
+    for (unsigned i = 0; i < n; i++) {
+        const struct sbc_relay_leg_stats *st = sbc_media_session_stats(c->ms, i, leg);
+        if (!st)
+            continue;
+        rx += st->rx_packets;
+        tx += st->tx_packets;
+        rxb += st->rx_bytes;
+        txb += st->tx_bytes;
+        auth += st->srtp_auth_fail;
+        replay += st->srtp_replay;
+        if (st->latched && !latched) {
+            char ip[INET_ADDRSTRLEN];
+            inet_ntop(AF_INET, &st->latched_addr.sin_addr, ip, sizeof ip);
+            snprintf(addr, sizeof addr, "%s:%u", ip, ntohs(st->latched_addr.sin_port));
+            latched = addr;
+        }
+    }
+    json_object_set_new(o, "rx_packets", json_integer((json_int_t)rx));
+    json_object_set_new(o, "tx_packets", json_integer((json_int_t)tx));
+    json_object_set_new(o, "rx_bytes", json_integer((json_int_t)rxb));
+    json_object_set_new(o, "tx_bytes", json_integer((json_int_t)txb));
+    json_object_set_new(o, "srtp_auth_failures", json_integer((json_int_t)auth));
+    json_object_set_new(o, "srtp_replays", json_integer((json_int_t)replay));
+    json_object_set_new(o, "latched", latched ? json_string(latched) : json_null());
+    return o;
+}
+
+/* One call as JSON: the line of a CDR, an entry of `sbcctl calls`. */
+static json_t *call_json(const sbc_call_t *c, time_t now)
+{
+    const leg_t *teams = c->to_teams ? &c->b : &c->a, *carrier = c->to_teams ? &c->a : &c->b;
+    return json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:o, s:o}", "version", 1,
+                     "direction", c->to_teams ? "to_teams" : "from_teams", "tenant", c->tenant->name, "trunk",
+                     c->trunk->name, "calling", c->calling, "called", c->called, "teams_call_id", teams->call_id,
+                     "carrier_call_id", carrier->call_id, "start", (json_int_t)c->started, "answer",
+                     (json_int_t)c->answered, "duration_s", (json_int_t)(c->answered ? now - c->answered : 0),
+                     "state", state_name(c->state), "media_teams", leg_media_json(c, teams == &c->a ? 0 : 1),
+                     "media_carrier", leg_media_json(c, carrier == &c->a ? 0 : 1));
+}
+
+json_t *sbc_call_list_json(sbc_sig_t *s)
+{
+    json_t *a = json_array();
+    time_t now = time(NULL);
+    for (sbc_call_t *c = *sbc_sig_call_list(s); c; c = c->next)
+        json_array_append_new(a, call_json(c, now));
+    return a;
+}
+
+static void write_cdr(sbc_call_t *c)
+{
+    json_t *o = call_json(c, time(NULL));
+    json_object_set_new(o, "end", json_integer((json_int_t)time(NULL)));
+    json_object_set_new(o, "end_reason", json_string(c->end_reason[0] ? c->end_reason : "normal"));
+    json_object_set_new(o, "status", json_integer(c->answered ? 200 : c->end_status));
+    json_object_del(o, "state");
+    sbc_sig_cdr(c->sig, o);
+    json_decref(o);
+}
+
 static void call_free(sbc_call_t *c)
 {
     sbc_sig_t *s = c->sig;
     sbc_sig_stats_t *st = sbc_sig_stats(s);
     LOG_CALL(SBC_LOG_INFO, c->a.call_id, tenant_name(c), "call %s -> %s ended: %s", c->calling, c->called,
              c->end_reason[0] ? c->end_reason : "normal");
+    write_cdr(c);
     sbc_sig_call_unindex(s, c->a.local_tag);
     sbc_sig_call_unindex(s, c->b.local_tag);
     detach(&c->a_ist);
@@ -503,6 +579,7 @@ static void reply_a(sbc_call_t *c, int status, const char *phrase, const char *e
         return;
     if (status >= 200) {
         c->a_final_sent = true;
+        c->end_status = status;
         if (status < 300)
             c->a_2xx = sbc_txl_2xx_retransmit_start(sbc_sig_txl(c->sig), r, sbc_txn_hop(c->a_ist), a_2xx_timeout, c);
     }
@@ -1050,6 +1127,7 @@ static void on_b_invite_response(sbc_call_t *c, msg_t *msg)
             return;
         }
         c->state = CS_CONFIRMED;
+        c->answered = time(NULL);
         sbc_timer_stop(&c->setup_timer);
         sbc_sig_stats(c->sig)->calls_answered++;
         reply_a(c, 200, sip->sip_status->st_phrase, NULL, out.len ? "application/sdp" : NULL, out.text, out.len);

@@ -5,6 +5,7 @@
 #ifndef SBC_CALL_H
 #define SBC_CALL_H
 
+#include <jansson.h>
 #include <sofia-sip/msg.h>
 
 #include "sbc/hop.h"
@@ -16,6 +17,10 @@ void sbc_call_on_response(sbc_sig_t *s, sbc_txn_t *ct, void *ctx, msg_t *msg, co
 void sbc_call_on_timeout(sbc_sig_t *s, sbc_txn_t *ct, void *ctx);
 void sbc_call_on_transport_error(sbc_sig_t *s, sbc_txn_t *ct, void *ctx);
 void sbc_call_on_terminated(sbc_sig_t *s, sbc_txn_t *st, void *ctx, enum sbc_txn_end why);
+
+/* The worker's live calls as a JSON array (for `sbcctl calls`): legs,
+ * tenant, trunk, state, age and per-leg media counters. */
+json_t *sbc_call_list_json(sbc_sig_t *s);
 
 /* Shutdown: frees every call of the worker without signalling. */
 void sbc_call_destroy_all(sbc_sig_t *s);

@@ -201,6 +201,12 @@ static json_t *cmd_lookup(void *arg, json_t *req)
     return r;
 }
 
+static json_t *cmd_calls(void *arg, json_t *req)
+{
+    sbc_node_rt_t *n = arg;
+    return json_pack("{s:o}", "calls", sbc_sig_calls_json(n->workers));
+}
+
 static void stop_loop(sbc_node_rt_t *n, const char *why)
 {
     n->stop_requests++;
@@ -273,6 +279,7 @@ sbc_node_rt_t *sbc_node_create(const char *config_path, char *err, size_t errlen
     sbc_control_register(n->control, "trunks", cmd_trunks, n);
     sbc_control_register(n->control, "lookup", cmd_lookup, n);
     sbc_control_register(n->control, "stop", cmd_stop, n);
+    sbc_control_register(n->control, "calls", cmd_calls, n);
 
     static const sbc_worker_hooks_t hooks = {
         .start = sbc_sig_worker_start,

@@ -24,6 +24,7 @@ static void usage(FILE *f)
                "  tenants           tenants of the running config\n"
                "  trunks            carrier trunks of the running config\n"
                "  lookup NUMBER     which tenant a called E.164 number routes to\n"
+               "  calls             live calls with their media counters\n"
                "  stop              stop sbcd\n"
                "SOCKET defaults to $SBC_CONTROL_SOCKET or " DEFAULT_SOCKET "\n");
 }
@@ -136,6 +137,31 @@ static void print_tenants(json_t *r)
     }
 }
 
+static void print_media(const char *side, json_t *m)
+{
+    printf("    %-8s rx %lld pkts, tx %lld pkts, srtp auth failures %lld, replays %lld, latched %s\n", side,
+           json_integer_value(json_object_get(m, "rx_packets")), json_integer_value(json_object_get(m, "tx_packets")),
+           json_integer_value(json_object_get(m, "srtp_auth_failures")),
+           json_integer_value(json_object_get(m, "srtp_replays")),
+           json_is_string(json_object_get(m, "latched")) ? json_string_value(json_object_get(m, "latched")) : "-");
+}
+
+static void print_calls(json_t *r)
+{
+    json_t *calls = json_object_get(r, "calls");
+    printf("%zu call(s)\n", json_array_size(calls));
+    size_t i;
+    json_t *c;
+    json_array_foreach(calls, i, c) {
+        printf("%s %s -> %s  tenant %s, trunk %s, %s, %llds\n", json_string_value(json_object_get(c, "direction")),
+               json_string_value(json_object_get(c, "calling")), json_string_value(json_object_get(c, "called")),
+               json_string_value(json_object_get(c, "tenant")), json_string_value(json_object_get(c, "trunk")),
+               json_string_value(json_object_get(c, "state")), json_integer_value(json_object_get(c, "duration_s")));
+        print_media("teams", json_object_get(c, "media_teams"));
+        print_media("carrier", json_object_get(c, "media_carrier"));
+    }
+}
+
 static void print_trunks(json_t *r)
 {
     printf("generation %lld\n%-20s %-12s %9s %7s  %s\n", json_integer_value(json_object_get(r, "generation")),
@@ -211,6 +237,8 @@ int main(int argc, char **argv)
         print_tenants(reply);
     } else if (strcmp(cmd, "trunks") == 0) {
         print_trunks(reply);
+    } else if (strcmp(cmd, "calls") == 0) {
+        print_calls(reply);
     } else if (strcmp(cmd, "reload") == 0) {
         json_t *changes = json_object_get(reply, "changes");
         printf("reloaded: generation %lld in %.1f ms, %zu change(s)\n",

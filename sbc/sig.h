@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "config/config.h"
 #include "sbc/hop.h"
 #include "sbc/timers.h"
@@ -37,6 +39,9 @@ int sbc_sig_worker_start(sbc_worker_t *w, void *arg);
 void sbc_sig_worker_stop(sbc_worker_t *w, void *arg);
 void sbc_sig_worker_config_changed(sbc_worker_t *w, void *arg);
 
+/* From the main thread: every worker's live calls (blocks up to 2 s). */
+json_t *sbc_sig_calls_json(sbc_workers_t *ws);
+
 /* From any thread: a copy of a worker's counters (relaxed reads). */
 void sbc_sig_stats_read(sbc_worker_t *w, sbc_sig_stats_t *out);
 
@@ -47,6 +52,8 @@ sbc_clock_t *sbc_sig_clock(sbc_sig_t *s);
 sbc_config_t *sbc_sig_config(sbc_sig_t *s);
 sbc_sig_stats_t *sbc_sig_stats(sbc_sig_t *s);
 int sbc_sig_close_conn(sbc_sig_t *s, uint64_t conn_id);
+/* Appends one finished call to node.cdr_file (one JSON object per line). */
+void sbc_sig_cdr(sbc_sig_t *s, json_t *record);
 /* The verified certificate name of a TLS peer on one of this worker's
  * connections; buf is left unchanged when unknown. */
 void sbc_sig_conn_peer_name(sbc_sig_t *s, uint64_t conn_id, char *buf, size_t size);

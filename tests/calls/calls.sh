@@ -28,6 +28,7 @@ node:
   name: calls
   workers: 2
   control_socket: $dir/sbc.sock
+  cdr_file: $dir/cdr.jsonl
   log: { level: debug, format: text }
 interfaces:
   - name: teams
@@ -315,6 +316,87 @@ print("ok")
 PY
   pass "OPTIONS answered 200 with Allow, unknown dialog 481, garbage ignored"
   assert_eq "$(status_field unknown_dialog)" 1 "481 counted"
+  ;;
+cdr_and_live_calls)
+  write_config "$PROXY1"
+  start
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --hangup-after 3 --expect-calls 1 --duration 15 --linger 1
+  (cd "$SIPP_DIR" && timeout 30 sipp 127.0.7.1:5060 -sf uac-call-remote-bye-expect-200.xml -inf uac-numbers.csv \
+     -i 127.0.7.21 -p 5060 -t u1 -m 1 -timeout 20 -nostdin > "$dir/uac.out" 2>&1) &
+  uac=$!
+  wait_for sh -c "\"$SBCCTL\" calls | grep -q confirmed" || fail "no confirmed call in sbcctl calls"
+  live=$("$SBCCTL" calls)
+  assert_contains "$live" "to_teams +15559876543 -> +15551234567  tenant acme, trunk core-east, confirmed" "sbcctl calls lists the live call"
+  assert_contains "$live" "teams    rx" "per-leg media counters shown"
+  wait $uac || fail "SIPp call failed: $(tail -n 5 "$dir/uac.out")"
+  edge_wait
+  wait_for test -s "$dir/cdr.jsonl" || fail "no CDR written"
+  cdr=$(cat "$dir/cdr.jsonl")
+  assert_eq "$(grep -c . "$dir/cdr.jsonl")" 1 "one CDR line per call"
+  python3 - "$dir/cdr.jsonl" <<'PY' || fail "CDR content"
+import json, sys
+r = json.loads(open(sys.argv[1]).readline())
+assert r["direction"] == "to_teams" and r["tenant"] == "acme" and r["trunk"] == "core-east", r
+assert r["status"] == 200 and r["end_reason"] == "BYE from Teams", r
+assert r["called"] == "+15551234567" and r["calling"] == "+15559876543", r
+assert r["answer"] >= r["start"] and r["end"] >= r["answer"] and r["duration_s"] >= 2, r
+assert r["teams_call_id"].startswith("w") and "@" in r["carrier_call_id"], r
+for side in ("media_teams", "media_carrier"):
+    assert "rx_packets" in r[side] and "srtp_auth_failures" in r[side], r
+PY
+  pass "CDR: direction, tenant, trunk, numbers, times, status, end reason, media counters"
+  ;;
+in_dialog_requests)
+  write_config "$PROXY1"
+  start
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --expect-calls 1 --duration 20 --linger 1
+  python3 "$here/carrier_uac.py" > "$dir/uac.out" 2>&1 || fail "carrier UAC: $(cat "$dir/uac.out")"
+  pass "carrier UAC: $(tr '\n' ' ' < "$dir/uac.out")"
+  edge_wait
+  assert_eq "$(q --dir in --method INVITE --count)" 2 "Teams got the INVITE and the re-INVITE"
+  assert_eq "$(q --dir in --method UPDATE --count)" 1 "Teams got the UPDATE"
+  assert_contains "$(q --dir in --method INFO --first 1 --field body)" "Signal=5" "INFO body relayed"
+  assert_eq "$(q --dir in --method OPTIONS --count)" 1 "in-dialog OPTIONS relayed"
+  k1=$(q --dir in --method INVITE --first 1 --field body | grep a=crypto)
+  k2=$(q --dir in --method INVITE --last 1 --field body | grep a=crypto)
+  assert_eq "$k2" "$k1" "our key toward Teams is unchanged by a re-INVITE that keeps its own (R32)"
+  assert_eq "$(q --dir in --grep 127.0.7.21 --count || true)" 0 "no carrier address in any in-dialog request"
+  ;;
+trunk_failover_503)
+  write_config "$PROXY1"
+  sed -i 's/      - { host: 127.0.7.21, port: 5060, transport: udp, priority: 1 }/      - { host: 127.0.7.22, port: 5060, transport: udp, priority: 1 }\n      - { host: 127.0.7.21, port: 5060, transport: udp, priority: 2 }/' "$dir/sbc.yaml"
+  start
+  (cd "$SIPP_DIR" && exec timeout 30 sipp -sf uas-unavailable-503.xml -inf uas-numbers.csv -i 127.0.7.22 -p 5060 \
+     -t u1 -m 1 -timeout 20 -nostdin > "$dir/uas503.out" 2>&1) &
+  u503=$!
+  sipp_uas_bg uas uas-answer.xml -inf uas-numbers.csv
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --call +15551230001 +15557654321 \
+       --to-host acme.sbc.lab.example --sbc 127.0.7.1:5061 --contact sip.pstnhub.microsoft.com:5061 \
+       --expect 200 --hangup-after 1 --duration 20
+  edge_wait
+  sipp_uas_wait uas
+  wait $u503 || fail "priority-1 target was not tried: $(tail -n 3 "$dir/uas503.out")"
+  pass "priority 1 answered 503, priority 2 took the call"
+  assert_eq "$(status_field failovers)" 1 "one failover counted"
+  ;;
+source_not_allowed)
+  write_config "$PROXY1"
+  start
+  python3 - <<'PY' || fail "a source outside every trunk got an answer"
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.7.40", 5060)); s.settimeout(1.5)
+inv = ("INVITE sip:5551234567@127.0.7.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.7.40:5060;branch=z9hG4bK-x1\r\n"
+       "From: <sip:1@127.0.7.40>;tag=x\r\nTo: <sip:5551234567@127.0.7.1>\r\nCall-ID: stranger\r\nCSeq: 1 INVITE\r\n"
+       "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
+s.sendto(inv.encode(), ("127.0.7.1", 5060))
+try:
+    s.recvfrom(65535); raise SystemExit(1)
+except socket.timeout:
+    pass
+PY
+  pass "INVITE from a source outside every trunk is dropped without an answer"
+  assert_eq "$(status_field drop_unknown_source)" 1 "drop counted"
+  assert_eq "$(status_field calls_total)" 0 "no call created"
   ;;
 *) fail "unknown case $case_name" ;;
 esac

@@ -948,7 +948,9 @@ class Edge:
         else:
             await conn.send(make_response(msg, 200, "OK", extra=[("Server", USER_AGENT)]))
 
-    on_update = on_info = on_notify = _in_dialog_ok
+    # An UPDATE carrying an offer is answered like a re-INVITE (RFC 3311).
+    on_update = on_reinvite
+    on_info = on_notify = _in_dialog_ok
 
     # --- run ---------------------------------------------------------------
     async def originate(self):
