@@ -5,7 +5,6 @@
 #include "sbc/call.h"
 
 #include <arpa/inet.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +17,10 @@
 
 #include "media/session.h"
 #include "sbc/admission.h"
+#include "sbc/health.h"
 #include "sbc/log.h"
 #include "sbc/numbers.h"
+#include "sbc/resolve.h"
 #include "sbc/route.h"
 #include "sbc/sipmsg.h"
 
@@ -67,7 +68,9 @@ struct sbc_call {
     sbc_txn_t *a_ist, *b_ict, *b_cancel_wait;
     sbc_txn_t *bye_ct[2];
     sbc_txl_2xx_t *a_2xx;       /* our 2xx toward A until its ACK */
-    size_t next_target;         /* failover index into proxies / trunk targets */
+    size_t next_target;         /* failover position in order[] */
+    uint8_t order[32];          /* targets to try: healthy and unknown first, down last */
+    size_t n_order;
     bool b_provisional, a_final_sent, cancelled;
     int fail_status;
     fwd_t fwd;
@@ -130,23 +133,6 @@ static void route_set(const sip_t *sip, bool reverse, char *buf, size_t cap)
     }
 }
 
-static int resolve(const char *host, uint16_t port, struct sockaddr_storage *ss, socklen_t *len)
-{
-    if (sbc_sipmsg_sockaddr(host, port, ss, len) == 0)
-        return 0;
-    /* Names: blocking resolution for now (labs pin addresses in the config);
-     * production wants evdns on the worker's base. */
-    struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *res = NULL;
-    char ps[8];
-    snprintf(ps, sizeof ps, "%u", port);
-    if (getaddrinfo(host, ps, &hints, &res) != 0 || !res)
-        return -1;
-    memcpy(ss, res->ai_addr, res->ai_addrlen);
-    *len = res->ai_addrlen;
-    freeaddrinfo(res);
-    return 0;
-}
-
 /* The next hop toward a URI on a leg. Toward Teams a host that names a
  * configured proxy uses its pinned address; TLS always carries the name for
  * SNI and the certificate check. */
@@ -184,7 +170,7 @@ static int hop_for_uri(sbc_call_t *c, leg_t *leg, const char *uri_text)
     sbc_hop_t h = leg->hop;
     h.tp = tp;
     h.conn_id = 0;
-    if (resolve(addr, port, &h.peer, &h.peer_len) < 0)
+    if (sbc_resolve(addr, port, &h.peer, &h.peer_len) < 0)
         goto out;
     struct sockaddr_storage lit;
     socklen_t litlen;
@@ -607,12 +593,32 @@ static size_t n_targets(const sbc_call_t *c)
     return c->to_teams ? c->cfg->teams.n_proxies : c->trunk->n_targets;
 }
 
+/* Config order (priority) kept, but hops the OPTIONS pinger saw down go
+ * last, as Teams does with SBCs it finds unhealthy (TEAMS.md §4). */
+static void plan_targets(sbc_call_t *c)
+{
+    size_t n = n_targets(c);
+    if (n > sizeof c->order)
+        n = sizeof c->order;
+    c->n_order = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < n; i++) {
+            const char *host = c->to_teams ? c->cfg->teams.proxies[i].host : c->trunk->targets[i].host;
+            uint16_t port = c->to_teams ? c->cfg->teams.proxies[i].port : c->trunk->targets[i].port;
+            sbc_health_info_t h;
+            sbc_health_get(host, port, &h);
+            if ((h.state == SBC_HEALTH_DOWN) == (pass == 1))
+                c->order[c->n_order++] = (uint8_t)i;
+        }
+    }
+}
+
 /* Sends the INVITE to target index c->next_target; -1 when none is left. */
 static int b_invite_next(sbc_call_t *c)
 {
     sbc_txl_t *txl = sbc_sig_txl(c->sig);
-    while (c->next_target < n_targets(c)) {
-        size_t i = c->next_target++;
+    while (c->next_target < c->n_order) {
+        size_t i = c->order[c->next_target++];
         leg_t *b = &c->b;
         char ruri[512], hostport[300];
         if (c->to_teams) {
@@ -658,7 +664,7 @@ static int b_invite_next(sbc_call_t *c)
         b->invite_cseq = b->cseq;
         b->remote_tag[0] = '\0';
         c->b_provisional = false;
-        if (i > 0)
+        if (c->next_target > 1)
             sbc_sig_stats(c->sig)->failovers++;
         LOG_CALL(SBC_LOG_INFO, c->a.call_id, tenant_name(c), "INVITE %s -> %s (target %zu)", c->called, hostport, i + 1);
         c->b_ict = sbc_txl_request(txl, inv, &b->hop, c);
@@ -897,6 +903,7 @@ static void new_call(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_t *h
     sbc_timer_start(&c->setup_timer, SETUP_TIMEOUT_MS);
     if (media_start(c, msg) < 0)
         return;
+    plan_targets(c);
     if (b_invite_next(c) < 0)
         fail_call(c, 503, "Service Unavailable", "no target reachable");
 }

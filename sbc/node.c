@@ -16,6 +16,7 @@
 #include "config/config_store.h"
 #include "sbc/alloc.h"
 #include "sbc/control.h"
+#include "sbc/health.h"
 #include "sbc/log.h"
 #include "sbc/sig.h"
 #include "sbc/worker.h"
@@ -173,16 +174,30 @@ static json_t *cmd_trunks(void *arg, json_t *req)
         json_t *targets = json_array();
         for (size_t k = 0; k < t->n_targets; k++) {
             const sbc_target_t *g = &t->targets[k];
-            json_array_append_new(targets, json_pack("{s:s, s:i, s:s, s:i}", "host", g->host, "port", g->port,
+            sbc_health_info_t h;
+            sbc_health_get(g->host, g->port, &h);
+            json_array_append_new(targets, json_pack("{s:s, s:i, s:s, s:i, s:s, s:i}", "host", g->host, "port", g->port,
                                                      "transport", tp_names[g->transport & 7] ? tp_names[g->transport & 7] : "?",
-                                                     "priority", g->priority));
+                                                     "priority", g->priority, "health", sbc_health_state_name(h.state),
+                                                     "rtt_ms", (int)h.rtt_ms));
         }
         json_array_append_new(list, json_pack("{s:s, s:s, s:o, s:I, s:I}", "name", t->name,
                                               "interface", t->interface ? t->interface->name : "",
                                               "targets", targets, "max_calls", (json_int_t)t->max_calls,
                                               "max_cps", (json_int_t)t->max_cps));
     }
-    json_t *r = json_pack("{s:I, s:o}", "generation", (json_int_t)c->generation, "trunks", list);
+    json_t *proxies = json_array();
+    for (size_t i = 0; i < c->teams.n_proxies; i++) {
+        const sbc_proxy_t *p = &c->teams.proxies[i];
+        sbc_health_info_t h;
+        sbc_health_get(p->host, p->port, &h);
+        json_array_append_new(proxies, json_pack("{s:s, s:i, s:s, s:i, s:i, s:I, s:I}", "host", p->host, "port", p->port,
+                                                 "health", sbc_health_state_name(h.state), "rtt_ms", (int)h.rtt_ms,
+                                                 "last_status", h.last_status, "probes", (json_int_t)h.probes,
+                                                 "failures", (json_int_t)h.failures));
+    }
+    json_t *r = json_pack("{s:I, s:o, s:o}", "generation", (json_int_t)c->generation, "trunks", list,
+                          "teams_proxies", proxies);
     sbc_config_unref(c);
     return r;
 }

@@ -175,10 +175,20 @@ static void print_trunks(json_t *r)
         size_t k;
         json_t *g;
         json_array_foreach(json_object_get(t, "targets"), k, g)
-            printf("%s%s:%lld/%s(p%lld)", k ? "," : "", json_string_value(json_object_get(g, "host")),
+            printf("%s%s:%lld/%s(p%lld, %s)", k ? "," : "", json_string_value(json_object_get(g, "host")),
                    json_integer_value(json_object_get(g, "port")), json_string_value(json_object_get(g, "transport")),
-                   json_integer_value(json_object_get(g, "priority")));
+                   json_integer_value(json_object_get(g, "priority")),
+                   json_string_value(json_object_get(g, "health")));
         printf("\n");
+    }
+    printf("%-36s %-8s %7s %6s %7s %8s\n", "TEAMS PROXY", "HEALTH", "RTT_MS", "LAST", "PROBES", "FAILURES");
+    json_array_foreach(json_object_get(r, "teams_proxies"), i, t) {
+        char hp[300];
+        snprintf(hp, sizeof hp, "%s:%lld", json_string_value(json_object_get(t, "host")),
+                 json_integer_value(json_object_get(t, "port")));
+        printf("%-36s %-8s %7lld %6lld %7lld %8lld\n", hp, json_string_value(json_object_get(t, "health")),
+               json_integer_value(json_object_get(t, "rtt_ms")), json_integer_value(json_object_get(t, "last_status")),
+               json_integer_value(json_object_get(t, "probes")), json_integer_value(json_object_get(t, "failures")));
     }
 }
 

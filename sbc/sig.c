@@ -18,6 +18,7 @@
 #include "media/session.h"
 #include "sbc/call.h"
 #include "sbc/log.h"
+#include "sbc/options.h"
 #include "sbc/route.h"
 #include "sbc/sipmsg.h"
 #include "sbc/tls.h"
@@ -43,6 +44,7 @@ struct sbc_sig {
     size_t n_buckets, n_tags;
     sbc_call_t *calls;
     int cdr_fd;                     /* node.cdr_file, O_APPEND; -1 = none */
+    sbc_options_t *options;         /* the node's OPTIONS pinger (worker 0 only) */
     sbc_sig_stats_t stats;
 };
 
@@ -338,17 +340,32 @@ static void op_request(void *arg, sbc_txn_t *st, msg_t *msg, const sbc_hop_t *ho
 
 static void op_response(void *arg, sbc_txn_t *ct, void *ctx, msg_t *msg, const sbc_hop_t *hop)
 {
+    sbc_sig_t *s = arg;
+    if (sbc_options_owns(s->options, ctx)) {
+        int status = sip_object(msg)->sip_status->st_status;
+        if (status >= 200)
+            sbc_options_on_final(s->options, ctx, status);
+        return;
+    }
     sbc_call_on_response(arg, ct, ctx, msg, hop);
 }
 
 static void op_timeout(void *arg, sbc_txn_t *ct, void *ctx)
 {
-    sbc_call_on_timeout(arg, ct, ctx);
+    sbc_sig_t *s = arg;
+    if (sbc_options_owns(s->options, ctx))
+        sbc_options_on_final(s->options, ctx, 0);
+    else
+        sbc_call_on_timeout(arg, ct, ctx);
 }
 
 static void op_transport_error(void *arg, sbc_txn_t *ct, void *ctx)
 {
-    sbc_call_on_transport_error(arg, ct, ctx);
+    sbc_sig_t *s = arg;
+    if (sbc_options_owns(s->options, ctx))
+        sbc_options_on_final(s->options, ctx, 0);
+    else
+        sbc_call_on_transport_error(arg, ct, ctx);
 }
 
 static void op_terminated(void *arg, sbc_txn_t *st, void *ctx, enum sbc_txn_end why)
@@ -401,6 +418,7 @@ static void sig_free(sbc_sig_t *s)
     if (!s)
         return;
     sbc_call_destroy_all(s);
+    sbc_options_destroy(s->options);
     sbc_txl_destroy(s->txl);
     sbc_transport_destroy(s->tp);
     sbc_media_ctx_destroy(s->media);
@@ -485,6 +503,8 @@ int sbc_sig_worker_start(sbc_worker_t *w, void *arg)
             return -1;
         }
     }
+    if (s->index == 0)
+        s->options = sbc_options_create(s);
     sbc_worker_set_user(w, s);
     return 0;
 }

@@ -42,6 +42,7 @@ interfaces:
 teams:
   interface: teams
   base_fqdn: sbc.lab.example
+  options_interval: ${TEAMS_OPTIONS:-60s}
   proxies:
 $1
 trunks:
@@ -51,6 +52,7 @@ trunks:
       - { host: 127.0.7.21, port: 5060, transport: udp, priority: 1 }
     allow: [127.0.7.20/30]
     numbers: { to_trunk: national, from_trunk: national, country_code: "1" }
+    options_interval: 0s     # SIPp's UAS scenarios answer INVITEs only
 tenants:
   - name: acme
     fqdn: acme.sbc.lab.example
@@ -397,6 +399,20 @@ PY
   pass "INVITE from a source outside every trunk is dropped without an answer"
   assert_eq "$(status_field drop_unknown_source)" 1 "drop counted"
   assert_eq "$(status_field calls_total)" 0 "no call created"
+  ;;
+options_keepalive)
+  TEAMS_OPTIONS=1s write_config "$DEAD
+$PROXY1"
+  start
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --hangup-after 1 --duration 20 --linger 1
+  wait_for sh -c "\"$SBCCTL\" trunks | grep -q 'sip3.pstnhub.microsoft.com:5061 *down'" || fail "dead proxy not seen down: $("$SBCCTL" trunks)"
+  wait_for sh -c "\"$SBCCTL\" trunks | grep -q 'sip.pstnhub.microsoft.com:5061 *up'" || fail "live proxy not seen up: $("$SBCCTL" trunks)"
+  pass "sbcctl trunks shows the dead proxy down and the live one up"
+  opt=$(q --dir in --method OPTIONS --first 1 --header Contact)
+  assert_contains "$opt" "<sip:sbc.lab.example:5061;transport=tls>" "OPTIONS Contact is the carrier base FQDN with transport=tls (R11)"
+  assert_eq "$(q --dir in --method OPTIONS --first 1 --field conn)" "inbound" "OPTIONS on a connection the SBC opened"
+  sipp_uac uac uac-call-remote-bye-expect-200.xml -inf uac-numbers.csv
+  assert_eq "$(status_field failovers)" 0 "the proxy known down was tried last: no failover needed"
   ;;
 *) fail "unknown case $case_name" ;;
 esac
