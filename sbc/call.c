@@ -1082,6 +1082,19 @@ void sbc_call_on_request(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_
 
 /* ---- responses -------------------------------------------------------------- */
 
+/* A 2xx from B confirms its dialog: take the peer's tag, target and route
+ * set, and ACK at once (we hold the answer; A's ACK is not waited for). */
+static void b_confirm(sbc_call_t *c, const sip_t *sip)
+{
+    leg_t *b = &c->b;
+    snprintf(b->remote_tag, sizeof b->remote_tag, "%s", sip->sip_to->a_tag ? sip->sip_to->a_tag : "");
+    if (sip->sip_contact)
+        url_text(sip->sip_contact->m_url, b->target, sizeof b->target);
+    route_set(sip, true, b->route, sizeof b->route);
+    leg_update_hop(c, b);
+    send_ack(c, b, b->invite_cseq);
+}
+
 static void on_b_invite_response(sbc_call_t *c, msg_t *msg)
 {
     sip_t *sip = sip_of(msg);
@@ -1106,13 +1119,7 @@ static void on_b_invite_response(sbc_call_t *c, msg_t *msg)
         return;
     }
     if (status < 300) {
-        /* Dialog B confirmed: take its target and route set, ACK at once. */
-        snprintf(b->remote_tag, sizeof b->remote_tag, "%s", sip->sip_to->a_tag ? sip->sip_to->a_tag : "");
-        if (sip->sip_contact)
-            url_text(sip->sip_contact->m_url, b->target, sizeof b->target);
-        route_set(sip, true, b->route, sizeof b->route);
-        leg_update_hop(c, b);
-        send_ack(c, b, b->invite_cseq);
+        b_confirm(c, sip);
         if (c->state == CS_ENDING) {
             send_bye(c, b, 1);   /* answered after we gave up (CANCEL race) */
             c->b_ict = NULL;
@@ -1215,14 +1222,8 @@ void sbc_call_on_response(sbc_sig_t *s, sbc_txn_t *ct, void *ctx, msg_t *msg, co
     if (ct == c->b_cancel_wait) {
         if (status >= 200) {
             if (status < 300) {
-                leg_t *b = &c->b;
-                snprintf(b->remote_tag, sizeof b->remote_tag, "%s", sip->sip_to->a_tag ? sip->sip_to->a_tag : "");
-                if (sip->sip_contact)
-                    url_text(sip->sip_contact->m_url, b->target, sizeof b->target);
-                route_set(sip, true, b->route, sizeof b->route);
-                leg_update_hop(c, b);
-                send_ack(c, b, b->invite_cseq);
-                send_bye(c, b, 1);
+                b_confirm(c, sip);
+                send_bye(c, &c->b, 1);   /* answered although cancelled */
             }
             c->b_cancel_wait = NULL;
             maybe_free(c);
