@@ -11,6 +11,8 @@
 #   DURATION seconds of load per step (default 30; --quick: 8)
 #   --runs N repeat every step N times (default 1); the table shows medians
 #   --hold   call length in ms (default 1000; see README: fd limit): concurrency = rate * hold
+#   --settle S  sbcd only: after a step wait S s and sample PSS again (leak
+#            vs. 32 s transaction retention), logged to $OUT/settle.log
 #   --build  build dir with sbc/sbcd and sbc/sbcctl (default build-bench,
 #            configured with -DCMAKE_BUILD_TYPE=Release; built if missing)
 #
@@ -33,13 +35,14 @@ set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-quick=0 runs=1 hold=1000 build=$root/build-bench
+quick=0 runs=1 hold=1000 settle=0 build=$root/build-bench
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1; shift ;;
     --runs) runs=$2; shift 2 ;;
     --hold) hold=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
+    --settle) settle=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d'; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) break ;;
@@ -287,8 +290,15 @@ step() {
   # sbcd's own view, for leaks of calls
   local active=-
   if [ -n "$SBCD_PID" ]; then
-    active=$(SBC_CONTROL_SOCKET=$OUT/sbc.sock "$SBCCTL" --json status 2>/dev/null |
-             python3 -c "import json,sys; print(json.load(sys.stdin)['calls'].get('calls_active','-'))" 2>/dev/null || echo -)
+    SBC_CONTROL_SOCKET=$OUT/sbc.sock "$SBCCTL" --json status > "$OUT/$tag.status.json" 2>/dev/null
+    active=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['calls'].get('calls_active','-'))" \
+             "$OUT/$tag.status.json" 2>/dev/null || echo -)
+    # --settle S: PSS again once the 64*T1 (32 s) transaction lingering is over
+    if [ "$settle" -gt 0 ]; then
+      sleep "$settle"
+      echo "$tag pss_idle=$pss0 pss_peak=$peak pss_after=$pss1 pss_after_${settle}s=$(pss_kib) KiB" >> "$OUT/settle.log"
+      tail -n 1 "$OUT/settle.log" >&2
+    fi
   fi
   python3 - "$OUT/$tag.uac.csv" "$tgt" "$rate" "$run" "$rc" "$t0" "$t1" "$cpu0" "$cpu1" "$TCK" "$pss0" "$peak" "$pss1" "$hold" "$active" \
       >> "$OUT/results.tsv" <<'PY'
