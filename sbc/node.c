@@ -18,6 +18,7 @@
 #include "sbc/control.h"
 #include "sbc/health.h"
 #include "sbc/log.h"
+#include "sbc/metrics.h"
 #include "sbc/sig.h"
 #include "sbc/worker.h"
 
@@ -27,6 +28,8 @@ struct sbc_node_rt {
     struct event *ev_hup, *ev_term, *ev_int;
     sbc_workers_t *workers;
     sbc_control_t *control;
+    sbc_metrics_t *metrics;
+    sbc_metrics_node_t mnode;   /* what /metrics reads of the node */
     time_t started;
     int stop_requests;
     uint64_t reloads_ok, reloads_failed;
@@ -53,6 +56,7 @@ json_t *sbc_node_reload(sbc_node_rt_t *n, const char *source)
     json_t *reply;
     if (!next) {
         n->reloads_failed++;
+        n->mnode.reloads_failed = n->reloads_failed;
         LOG_ERR("reload (%s) of %s refused, %zu error(s); the running config is unchanged",
                 source, n->config_path, diag.n);
         for (size_t i = 0; i < diag.n; i++)
@@ -72,6 +76,7 @@ json_t *sbc_node_reload(sbc_node_rt_t *n, const char *source)
     uint64_t gen = sbc_config_publish(next);
     sbc_workers_config_changed(n->workers);
     n->reloads_ok++;
+    n->mnode.reloads_ok = n->reloads_ok;
     LOG_INFO("reload (%s): generation %llu loaded in %.1f ms, %zu change(s)", source,
              (unsigned long long)gen, ms, changes.n);
     for (size_t i = 0; i < changes.n; i++)
@@ -306,6 +311,14 @@ sbc_node_rt_t *sbc_node_create(const char *config_path, char *err, size_t errlen
         sbc_node_destroy(n);
         return NULL;
     }
+    n->mnode.started = n->started;
+    if (c->node.metrics_listen) {
+        n->metrics = sbc_metrics_create(n->base, c->node.metrics_listen, n->workers, &n->mnode, err, errlen);
+        if (!n->metrics) {
+            sbc_node_destroy(n);
+            return NULL;
+        }
+    }
     sbc_alloc_info_t ai;
     sbc_alloc_info(&ai);
     LOG_INFO("sbcd %s node %s: %d worker(s), %zu tenant(s), %zu trunk(s), control %s, allocator %s%s",
@@ -328,6 +341,7 @@ void sbc_node_destroy(sbc_node_rt_t *n)
         sbc_workers_stop(n->workers);
         sbc_workers_destroy(n->workers);
     }
+    sbc_metrics_destroy(n->metrics);
     sbc_control_destroy(n->control);
     if (n->ev_hup) {
         event_free(n->ev_hup);

@@ -29,6 +29,7 @@ node:
   workers: 2
   control_socket: $dir/sbc.sock
   cdr_file: $dir/cdr.jsonl
+  metrics_listen: 127.0.7.1:9091
   log: { level: debug, format: text }
 interfaces:
   - name: teams
@@ -347,6 +348,11 @@ for side in ("media_teams", "media_carrier"):
     assert "rx_packets" in r[side] and "srtp_auth_failures" in r[side], r
 PY
   pass "CDR: direction, tenant, trunk, numbers, times, status, end reason, media counters"
+  metrics=$(python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.7.1:9091/metrics', timeout=5).read().decode())")
+  assert_contains "$metrics" "sbc_calls_answered_total 1" "metrics: answered calls"
+  assert_contains "$metrics" "sbc_calls_active 0" "metrics: no call active"
+  assert_contains "$metrics" 'sbc_tenant_calls_active{tenant="acme"} 0' "metrics: per-tenant gauge, released"
+  assert_contains "$metrics" "# TYPE sbc_calls_total counter" "metrics: Prometheus text format"
   ;;
 in_dialog_requests)
   write_config "$PROXY1"
