@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <event2/thread.h>
 
@@ -39,6 +40,20 @@ static int check_config(const char *path)
     sbc_config_unref(c);
     sbc_diag_clear(&diag);
     return 0;
+}
+
+/* Every call holds sockets (media, connections): take all the descriptors
+ * the hard limit allows rather than fail calls at the soft default. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536)
+        LOG_WARN("open files limited to %llu: about %llu concurrent calls with media (raise LimitNOFILE)",
+                 (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_cur / 5);
 }
 
 int main(int argc, char **argv)
@@ -81,6 +96,7 @@ int main(int argc, char **argv)
 
     /* Workers wake each other and the main loop exits them from another thread. */
     evthread_use_pthreads();
+    raise_fd_limit();
     sbc_sipmsg_global_init();
     char serr[256];
     if (sbc_srtp_global_init(serr, sizeof serr) < 0) {

@@ -111,6 +111,8 @@ static void calls_add(json_t *o, const sbc_sig_stats_t *ss)
     ADD(failovers);
     ADD(unknown_dialog);
     ADD(options_answered);
+    ADD(rejected_media);
+    ADD(media_timeouts);
 #undef ADD
 }
 

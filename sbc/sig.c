@@ -375,6 +375,14 @@ static void op_terminated(void *arg, sbc_txn_t *st, void *ctx, enum sbc_txn_end 
 
 /* ---- transport callbacks -------------------------------------------------------- */
 
+static uint64_t call_id_hash(const char *id)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *id; id++)
+        h = (h ^ (uint8_t)*id) * 1099511628211ull;
+    return h ^ (h >> 29);
+}
+
 static void on_message(void *arg, msg_t *msg, const sbc_hop_t *src)
 {
     sbc_sig_t *s = arg;
@@ -386,7 +394,7 @@ static void on_message(void *arg, msg_t *msg, const sbc_hop_t *src)
     } else if (sip->sip_request) {
         if (sip->sip_to && sip->sip_to->a_tag) {
             home = sbc_sipmsg_home_from_id(sip->sip_to->a_tag);
-        } else if (sip->sip_request->rq_method != sip_method_ack) {
+        } else {
             /* Out-of-dialog from the carrier side: only configured trunks. */
             sbc_config_t *cfg = sbc_worker_config(s->w);
             if (!sbc_route_from_teams(cfg, src) && !sbc_route_source_trunk(cfg, src)) {
@@ -394,6 +402,11 @@ static void on_message(void *arg, msg_t *msg, const sbc_hop_t *src)
                 msg_destroy(msg);
                 return;
             }
+            /* A carrier trunk is often one address:port, which SO_REUSEPORT
+             * pins to one worker: spread new calls by Call-ID instead, so
+             * every retransmission and CANCEL of a call finds the same home. */
+            if (sip->sip_call_id)
+                home = (int)(call_id_hash(sip->sip_call_id->i_id) % (uint64_t)sbc_workers_count(s->all));
         }
     }
     if (home >= 0 && home != s->index && home < sbc_workers_count(s->all)) {

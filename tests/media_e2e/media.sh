@@ -311,7 +311,15 @@ wrong_key_and_replay)
   wait "$MANGLE_PID" || true
   pass "$(cat "$dir/mangle.out")"
   rtpend_wait wrong "wrong-key sender done"
-  echo "note: sbcctl exposes no per-call media counters (srtp_auth_fail, srtp_replay); checked at the far endpoint"
+  # The drops are counted per call, on the Teams leg (sbcctl calls).
+  counters=$("$SBCCTL" --json calls | python3 -c "
+import json, sys
+c = json.load(sys.stdin)['calls'][0]['media_teams']
+print(c['srtp_auth_failures'], c['srtp_replays'])")
+  read -r auth replays <<< "$counters"
+  [ "$auth" -ge 1 ] || fail "sbcctl calls: no SRTP authentication failure counted ($counters)"
+  [ "$replays" -ge 1 ] || fail "sbcctl calls: no replay counted ($counters)"
+  pass "sbcctl calls counts $auth authentication failure(s) and $replays replay(s) on the Teams leg"
   end_of_call_to_edge
   ;;
 port_exhaustion_503)
