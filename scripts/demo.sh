@@ -65,6 +65,16 @@ wait $uas && echo "SIPp (carrier): 5 calls answered, numbers arrived national (5
 
 step "sbcctl status after the calls"
 "$bin/sbcctl" status
+step "the last CDR (one JSON line per finished call, node.cdr_file)"
+tail -n 1 /tmp/sbc-demo/cdr.jsonl
+step "Prometheus metrics (node.metrics_listen)"
+python3 -c "import urllib.request; print(urllib.request.urlopen('http://127.0.1.1:9091/metrics', timeout=5).read().decode())" \
+  | grep -E '^sbc_(calls_|teams_proxy_up|tenant_calls_active)' | head -n 12
+
+step "media: one call with audio both ways, SRTP toward Teams, RTP toward the carrier"
+echo "(a second sbcd on 127.0.9.1; rtpend endpoints send 150 numbered packets each way and check them)"
+bash tests/media_e2e/media.sh srtp_rtp_both_ways "$bin/sbcd" "$bin/sbcctl" "$root/build/tests/relay/rtpend" \
+  "$run/media" "$run/tls" 2>&1 | grep -E "^(ok|FAIL|teams side|carrier side)" | sed 's/^/  /'
 
 step "add a tenant to the file and reload (SIGHUP)"
 cat >> "$run/sbc.yaml" <<'YAML'
