@@ -45,11 +45,20 @@ typedef struct sbc_where {
     int line;
 } sbc_where_t;
 
+/* A further certificate of an interface, served to clients whose SNI it
+ * covers (several customer domains on one listener). */
+typedef struct sbc_tls_cert {
+    char *certificate;
+    char *private_key;
+} sbc_tls_cert_t;
+
 typedef struct sbc_tls_conf {
     char *certificate;  /* absolute path, chain in PEM */
     char *private_key;
     char *ca_file;      /* trust anchors for peers; may be NULL */
     int min_version;    /* 0x0303 = TLS 1.2, 0x0304 = TLS 1.3 */
+    sbc_tls_cert_t *extra;   /* chosen by SNI; the main certificate otherwise */
+    size_t n_extra;
     /* SHA-256 of each file's content at load time (zero when absent), so a
      * reload can tell a renewed certificate from an unchanged one. */
     uint8_t certificate_sha256[32];

@@ -40,6 +40,8 @@ struct sbc_loader {
     const struct sbc_ynode **tenant_numbers;    /* per tenant: the numbers list */
     const struct sbc_ynode **iface_tls_node;    /* per interface: its tls mapping */
     void **iface_cert;                          /* per interface: leaf X509, freed after load */
+    void **teams_extra_cert;                    /* the teams interface's extra X509s, freed after load */
+    size_t n_teams_extra;
 
     /* Collected by validate.c, turned into indexes when nothing is wrong. */
     struct sbc_num_entry *nums;

@@ -277,7 +277,9 @@ static void parse_node(struct sbc_loader *ld, ynode *m)
 
 static sbc_tls_conf_t *parse_tls(struct sbc_loader *ld, ynode *m)
 {
-    static const char *const keys[] = { "certificate", "private_key", "ca_file", "min_version", NULL };
+    static const char *const keys[] = { "certificate", "private_key", "ca_file", "min_version",
+                                        "extra_certificates", NULL };
+    static const char *const ekeys[] = { "certificate", "private_key", NULL };
     check_keys(ld, m, "tls", keys);
     sbc_tls_conf_t *t = sbc_arena_alloc(ld->a, sizeof(*t));
     t->certificate = path_field(ld, m, "certificate", true, "tls");
@@ -292,6 +294,19 @@ static sbc_tls_conf_t *parse_tls(struct sbc_loader *ld, ynode *m)
             t->min_version = 0x0304;
         else
             sbc_loader_error(ld, v, "bad value '%.64s' for 'min_version' (use \"1.2\" or \"1.3\")", v->str);
+    }
+    ynode *ex = field(ld, m, "extra_certificates", SBC_Y_SEQ, false, NULL);
+    if (ex && ex->n) {
+        t->extra = sbc_arena_alloc(ld->a, ex->n * sizeof(*t->extra));
+        for (size_t i = 0; i < ex->n; i++) {
+            ynode *e = ex->items[i];
+            if (!want_kind(ld, e, SBC_Y_MAP, "extra_certificates"))
+                continue;
+            check_keys(ld, e, "tls extra_certificates", ekeys);
+            sbc_tls_cert_t *x = &t->extra[t->n_extra++];
+            x->certificate = path_field(ld, e, "certificate", true, "extra certificate");
+            x->private_key = path_field(ld, e, "private_key", true, "extra certificate");
+        }
     }
     return t;
 }

@@ -49,7 +49,7 @@ static int teams_number(const char *user, char *out, size_t cap)
         *semi = '\0';
     if (!sbc_numbers_is_e164(tmp))
         return -1;
-    snprintf(out, cap, "%s", tmp);
+    snprintf(out, cap, "%.31s", tmp);   /* validated E.164: at most 16 characters */
     return 0;
 }
 

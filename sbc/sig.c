@@ -508,6 +508,15 @@ int sbc_sig_worker_start(sbc_worker_t *w, void *arg)
             sig_free(s);
             return -1;
         }
+        for (size_t k = 0; tls && k < iface->tls->n_extra; k++) {
+            if (sbc_tls_add_cert(tls, NULL, iface->tls->extra[k].certificate, iface->tls->extra[k].private_key, err,
+                                 sizeof err) < 0) {
+                LOG_ERR("interface %s: %s", iface->name, err);
+                sbc_tls_unref(tls);
+                sig_free(s);
+                return -1;
+            }
+        }
         int rc = sbc_transport_listen(s->tp, iface, tls, err, sizeof err);
         sbc_tls_unref(tls);
         if (rc < 0) {

@@ -420,6 +420,28 @@ $PROXY1"
   sipp_uac uac uac-call-remote-bye-expect-200.xml -inf uac-numbers.csv
   assert_eq "$(status_field failovers)" 0 "the proxy known down was tried last: no failover needed"
   ;;
+certificate_by_sni)
+  # The listener's main certificate names another domain; the tenant's
+  # wildcard certificate is an extra one, served only for its SNI.
+  write_config "$PROXY1"
+  sed -i "s|    tls: { certificate: $tls/sbc.pem, private_key: $tls/sbc.key, ca_file: $tls/ca.pem }|    tls:\\n      certificate: $tls/other.pem\\n      private_key: $tls/other.key\\n      ca_file: $tls/ca.pem\\n      extra_certificates: [ { certificate: $tls/sbc.pem, private_key: $tls/sbc.key } ]|" "$dir/sbc.yaml"
+  grep -q "extra_certificates" "$dir/sbc.yaml" || fail "config rewrite failed"
+  start
+  sipp_uas_bg uas uas-answer.xml -inf uas-numbers.csv
+  # teams_edge checks the SBC's certificate against the SNI it sends (acme.sbc.lab.example)
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --call +15551230001 +15557654321 \
+       --to-host acme.sbc.lab.example --sbc 127.0.7.1:5061 --contact sip.pstnhub.microsoft.com:5061 \
+       --expect 200 --hangup-after 1 --duration 20
+  edge_wait
+  sipp_uas_wait uas
+  pass "the tenant's certificate was chosen by SNI (the main one would fail the edge's name check)"
+  # without the extra certificate nothing covers the tenant: refused at load time
+  sed -i '/extra_certificates/d' "$dir/sbc.yaml"
+  rc=0
+  out=$("$SBCD" --check-config "$dir/sbc.yaml" 2>&1) || rc=$?
+  assert_eq "$rc" 1 "a tenant FQDN no certificate covers is refused"
+  assert_contains "$out" "is not covered by certificate" "error names the coverage problem"
+  ;;
 *) fail "unknown case $case_name" ;;
 esac
 
