@@ -648,8 +648,6 @@ static int b_invite_next(sbc_call_t *c)
             LOG_CALL(SBC_LOG_WARN, c->a.call_id, tenant_name(c), "cannot resolve %s, trying the next", hostport);
             continue;
         }
-        if (!c->to_teams)
-            b->via_port = c->trunk->interface->sip_port;
         int mf = sbc_sipmsg_max_forwards_next(sip_of(c->a_invite));
         msg_t *inv = build_request(c, b, "INVITE", ruri, ++b->cseq, NULL, "application/sdp", c->b_offer,
                                    c->b_offer_len);
@@ -882,9 +880,7 @@ static void new_call(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_t *h
             snprintf(num, sizeof num, "%s", c->calling);
         enum sbc_transport tp = c->trunk->n_targets ? c->trunk->targets[0].transport : SBC_TP_UDP;
         leg_init_carrier(c, b, num, tp ? tp : SBC_TP_UDP);
-        const sbc_interface_t *ci = c->trunk->interface;
         snprintf(b->local_uri, sizeof b->local_uri, "<sip:%s@%s>", num, b->via_host);
-        (void)ci;
     }
 
     if (leg_update_hop(c, a) < 0)
