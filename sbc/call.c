@@ -792,6 +792,10 @@ static void new_call(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_t *h
     sbc_sig_stats_t *stats = sbc_sig_stats(s);
     sbc_config_t *cfg = sbc_sig_config(s);
     sip_t *sip = sip_of(msg);
+    if (sbc_sig_draining()) {
+        stats->rejected_draining++;
+        return reject_initial(s, st, 503, "Service Unavailable (draining)", 30);
+    }
     if (sbc_sipmsg_max_forwards_next(sip) < 0) {
         stats->rejected_other++;
         return reject_initial(s, st, 483, "Too Many Hops", 0);
@@ -998,6 +1002,12 @@ static void options_reply(sbc_sig_t *s, sbc_txn_t *st, const sbc_hop_t *hop)
         snprintf(extra, sizeof extra, "Allow: " ALLOW "\r\nAccept: application/sdp\r\n");
     sbc_sipmsg_resp_opt_t opt = { .extra = extra };
     sbc_sig_stats(s)->options_answered++;
+    if (sbc_sig_draining()) {
+        /* Teams and trunk health checks see us down and move traffic away. */
+        opt.retry_after = 30;
+        sbc_txl_reply(sbc_sig_txl(s), st, 503, "Service Unavailable (draining)", &opt);
+        return;
+    }
     sbc_txl_reply(sbc_sig_txl(s), st, 200, NULL, &opt);
 }
 

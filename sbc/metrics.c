@@ -36,7 +36,8 @@ struct sbc_metrics {
     X(unknown_dialog_total, "In-dialog requests answered 481", unknown_dialog)                \
     X(options_answered_total, "OPTIONS answered", options_answered)                           \
     X(media_timeouts_total, "Calls ended by the media inactivity timeout", media_timeouts)   \
-    X(handoffs_total, "Messages handed to the call's home worker", handoffs_out)
+    X(handoffs_total, "Messages handed to the call's home worker", handoffs_out)                \
+    X(rejected_draining_total, "INVITEs refused with 503 while draining", rejected_draining)
 
 static void emit(struct evbuffer *b, const char *name, const char *type, const char *help, uint64_t v)
 {
@@ -63,6 +64,7 @@ static void on_metrics(struct evhttp_request *req, void *arg)
 #undef EMIT
     emit(b, "calls_active", "gauge", "Calls in progress", sum.calls_active);
     emit(b, "workers", "gauge", "Worker threads", (uint64_t)n);
+    emit(b, "draining", "gauge", "1 while the node refuses new calls before stopping", sbc_sig_draining());
     emit(b, "reloads_ok_total", "counter", "Configuration reloads applied", m->node->reloads_ok);
     emit(b, "reloads_failed_total", "counter", "Configuration reloads refused", m->node->reloads_failed);
     emit(b, "uptime_seconds", "gauge", "Seconds since start", (uint64_t)(time(NULL) - m->node->started));

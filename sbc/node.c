@@ -32,6 +32,8 @@ struct sbc_node_rt {
     sbc_metrics_node_t mnode;   /* what /metrics reads of the node */
     time_t started;
     int stop_requests;
+    struct event *drain_timer;
+    struct timespec drain_started;
     uint64_t reloads_ok, reloads_failed;
     char last_reload[160];
 };
@@ -113,6 +115,7 @@ static void calls_add(json_t *o, const sbc_sig_stats_t *ss)
     ADD(options_answered);
     ADD(rejected_media);
     ADD(media_timeouts);
+    ADD(rejected_draining);
 #undef ADD
 }
 
@@ -149,6 +152,7 @@ static json_t *cmd_status(void *arg, json_t *req)
                           "allocated", (json_int_t)ai.allocated, "resident", (json_int_t)ai.resident,
                           "reloads", "ok", (json_int_t)n->reloads_ok, "failed", (json_int_t)n->reloads_failed,
                           "last", n->last_reload, "calls", calls);
+    json_object_set_new(r, "draining", json_boolean(sbc_sig_draining()));
     sbc_config_unref(c);
     return r;
 }
@@ -244,14 +248,71 @@ static json_t *cmd_stop(void *arg, json_t *req)
     return json_pack("{s:b}", "ok", 1);
 }
 
+static uint64_t calls_active(sbc_node_rt_t *n)
+{
+    uint64_t total = 0;
+    for (int i = 0; i < sbc_workers_count(n->workers); i++) {
+        sbc_sig_stats_t ss;
+        sbc_sig_stats_read(sbc_workers_get(n->workers, i), &ss);
+        total += ss.calls_active;
+    }
+    return total;
+}
+
+/* Every 200 ms while draining: stop once the last call ended or the
+ * drain timeout ran out. */
+static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+    sbc_node_rt_t *n = arg;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    uint64_t ms = (uint64_t)(now.tv_sec - n->drain_started.tv_sec) * 1000 +
+                  (uint64_t)((now.tv_nsec - n->drain_started.tv_nsec) / 1000000);
+    sbc_config_t *c = sbc_config_current();
+    uint32_t limit = c->node.drain_timeout_ms;
+    sbc_config_unref(c);
+    uint64_t active = calls_active(n);
+    if (active == 0)
+        stop_loop(n, "drained");
+    else if (ms >= limit) {
+        LOG_WARN("drain timeout: %llu call(s) still up are cut", (unsigned long long)active);
+        stop_loop(n, "drain timeout");
+    }
+}
+
+/* First stop request: refuse new calls, let the others finish. */
+static void start_drain(sbc_node_rt_t *n, const char *why)
+{
+    if (sbc_sig_draining())
+        return;
+    sbc_sig_set_draining(true);
+    clock_gettime(CLOCK_MONOTONIC, &n->drain_started);
+    LOG_INFO("%s: draining, %llu call(s) up; new calls and OPTIONS get 503 (send it again to stop at once)", why,
+             (unsigned long long)calls_active(n));
+    struct timeval tv = { 0, 200 * 1000 };
+    n->drain_timer = event_new(n->base, -1, EV_PERSIST, on_drain_tick, n);
+    event_add(n->drain_timer, &tv);
+}
+
+static json_t *cmd_drain(void *arg, json_t *req)
+{
+    sbc_node_rt_t *n = arg;
+    start_drain(n, "drain command");
+    return json_pack("{s:b, s:I}", "ok", 1, "calls_active", (json_int_t)calls_active(n));
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     sbc_node_rt_t *n = arg;
+    const char *name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
     if (sig == SIGHUP) {
         json_decref(sbc_node_reload(n, "SIGHUP"));
         return;
     }
-    stop_loop(n, sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    if (sbc_sig_draining())
+        stop_loop(n, name);
+    else
+        start_drain(n, name);
 }
 
 sbc_node_rt_t *sbc_node_create(const char *config_path, char *err, size_t errlen)
@@ -302,6 +363,7 @@ sbc_node_rt_t *sbc_node_create(const char *config_path, char *err, size_t errlen
     sbc_control_register(n->control, "lookup", cmd_lookup, n);
     sbc_control_register(n->control, "stop", cmd_stop, n);
     sbc_control_register(n->control, "calls", cmd_calls, n);
+    sbc_control_register(n->control, "drain", cmd_drain, n);
 
     static const sbc_worker_hooks_t hooks = {
         .start = sbc_sig_worker_start,
@@ -343,6 +405,8 @@ void sbc_node_destroy(sbc_node_rt_t *n)
         sbc_workers_stop(n->workers);
         sbc_workers_destroy(n->workers);
     }
+    if (n->drain_timer)
+        event_free(n->drain_timer);
     sbc_metrics_destroy(n->metrics);
     sbc_control_destroy(n->control);
     if (n->ev_hup) {

@@ -25,6 +25,7 @@ static void usage(FILE *f)
                "  trunks            carrier trunks of the running config\n"
                "  lookup NUMBER     which tenant a called E.164 number routes to\n"
                "  calls             live calls with their media counters\n"
+               "  drain             refuse new calls (503), stop when the last call ends\n"
                "  stop              stop sbcd\n"
                "SOCKET defaults to $SBC_CONTROL_SOCKET or " DEFAULT_SOCKET "\n");
 }
@@ -95,6 +96,8 @@ static void print_status(json_t *r)
            json_integer_value(json_object_get(r, "interfaces")), json_integer_value(json_object_get(r, "trunks")),
            json_integer_value(json_object_get(r, "tenants")));
     json_t *rl = json_object_get(r, "reloads");
+    if (json_is_true(json_object_get(r, "draining")))
+        printf("state       DRAINING: new calls and OPTIONS get 503\n");
     printf("reloads     %lld ok, %lld failed; last: %s\n", json_integer_value(json_object_get(rl, "ok")),
            json_integer_value(json_object_get(rl, "failed")), json_string_value(json_object_get(rl, "last")));
     json_t *al = json_object_get(r, "allocator");

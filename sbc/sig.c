@@ -50,6 +50,18 @@ struct sbc_sig {
 
 static const sbc_interface_t *listen_iface(sbc_sig_t *s, const sbc_interface_t *iface);
 
+static bool g_draining;
+
+void sbc_sig_set_draining(bool on)
+{
+    __atomic_store_n(&g_draining, on, __ATOMIC_RELEASE);
+}
+
+bool sbc_sig_draining(void)
+{
+    return __atomic_load_n(&g_draining, __ATOMIC_ACQUIRE);
+}
+
 /* ---- tag index --------------------------------------------------------------- */
 
 static size_t tag_hash(const char *s, size_t nb)

@@ -26,6 +26,7 @@ typedef struct sbc_sig_stats {
     uint64_t drop_unknown_source;    /* carrier side: source matches no trunk */
     uint64_t rejected_no_route;      /* 404: unknown number or tenant */
     uint64_t rejected_capacity;      /* 503: max_calls / max_cps */
+    uint64_t rejected_draining;      /* 503: the node is draining */
     uint64_t rejected_other;
     uint64_t failovers;
     uint64_t unknown_dialog;         /* 481 */
@@ -38,6 +39,11 @@ typedef struct sbc_sig_stats {
 int sbc_sig_worker_start(sbc_worker_t *w, void *arg);
 void sbc_sig_worker_stop(sbc_worker_t *w, void *arg);
 void sbc_sig_worker_config_changed(sbc_worker_t *w, void *arg);
+
+/* Draining (SIGTERM, `sbcctl drain`): new calls and OPTIONS get 503 so
+ * Teams and the carrier move elsewhere; calls in progress go on. */
+void sbc_sig_set_draining(bool on);
+bool sbc_sig_draining(void);
 
 /* From the main thread: every worker's live calls (blocks up to 2 s). */
 json_t *sbc_sig_calls_json(sbc_workers_t *ws);

@@ -442,6 +442,42 @@ certificate_by_sni)
   assert_eq "$rc" 1 "a tenant FQDN no certificate covers is refused"
   assert_contains "$out" "is not covered by certificate" "error names the coverage problem"
   ;;
+drain_on_sigterm)
+  write_config "$PROXY1"
+  start
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --hangup-after 4 --expect-calls 1 --duration 20 --linger 1
+  (cd "$SIPP_DIR" && timeout 30 sipp 127.0.7.1:5060 -sf uac-call-remote-bye-expect-200.xml -inf uac-numbers.csv \
+     -i 127.0.7.21 -p 5060 -t u1 -m 1 -timeout 20 -nostdin > "$dir/first.out" 2>&1) &
+  first=$!
+  wait_for sh -c "\"$SBCCTL\" calls | grep -q confirmed" || fail "first call not up"
+  kill -TERM "$SBCD_PID"
+  wait_for sh -c "\"$SBCCTL\" status | grep -q DRAINING" || fail "SIGTERM did not start a drain"
+  pass "SIGTERM drains: sbcd stays up with a call in progress"
+  UAC_PORT=5062 sipp_uac second uac-call-expect-503.xml -inf uac-numbers.csv
+  assert_contains "$(cat "$dir/second.msg")" "draining" "a new call is refused with 503 while draining"
+  python3 - <<'PY' || fail "OPTIONS while draining"
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.7.21", 5064)); s.settimeout(3)
+opt = ("OPTIONS sip:127.0.7.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.7.21:5064;branch=z9hG4bK-d1\r\n"
+       "From: <sip:core@127.0.7.21>;tag=d1\r\nTo: <sip:127.0.7.1>\r\nCall-ID: d1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
+s.sendto(opt.encode(), ("127.0.7.1", 5060))
+r = s.recvfrom(65535)[0].decode()
+assert r.startswith("SIP/2.0 503") and "Retry-After" in r, r
+PY
+  pass "OPTIONS answered 503 with Retry-After while draining (peers fail over)"
+  wait $first || fail "the call in progress did not complete: $(tail -n 5 "$dir/first.out")"
+  pass "the call in progress ran to its normal end"
+  for _ in $(seq 50); do kill -0 "$SBCD_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$SBCD_PID" 2>/dev/null && fail "sbcd still running after its last call ended"
+  rc=0
+  wait "$SBCD_PID" || rc=$?
+  assert_eq "$rc" 0 "sbcd exited cleanly once drained"
+  edge_wait
+  grep -q "drained: stopping" "$dir/sbcd.log" || fail "log does not say it drained"
+  SBCD_PID=
+  echo "call_$case_name: all checks passed"
+  exit 0
+  ;;
 *) fail "unknown case $case_name" ;;
 esac
 
