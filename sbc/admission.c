@@ -1,6 +1,8 @@
-/* A fixed open-addressing table claimed with compare-and-swap: slots are
- * never freed, so pointers to them stay valid for the process lifetime. */
+/* Counters in a sbc/nametable.h table: slots are never freed, so pointers to
+ * them stay valid for the process lifetime. */
 #include "sbc/admission.h"
+
+#include "sbc/nametable.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -9,43 +11,18 @@
 #define SLOTS (1u << 16)
 
 struct sbc_adm_slot {
-    uint64_t key;          /* 0 = free */
     uint32_t calls;
     uint32_t cps_count;
     uint64_t cps_second;
 };
 
+static uint64_t g_keys[SLOTS];
 static struct sbc_adm_slot g_slots[SLOTS];
-
-/* FNV-1a over "kind\0name"; 0 is reserved for free slots. */
-static uint64_t hash_name(const char *kind, const char *name)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (const char *p = kind; *p; p++)
-        h = (h ^ (uint8_t)*p) * 1099511628211ull;
-    h = (h ^ 0) * 1099511628211ull;
-    for (const char *p = name; *p; p++)
-        h = (h ^ (uint8_t)*p) * 1099511628211ull;
-    return h ? h : 1;
-}
 
 sbc_adm_slot_t *sbc_admission_slot(const char *kind, const char *name)
 {
-    uint64_t key = hash_name(kind, name);
-    for (uint32_t i = 0; i < SLOTS; i++) {
-        sbc_adm_slot_t *s = &g_slots[(key + i) & (SLOTS - 1)];
-        uint64_t cur = __atomic_load_n(&s->key, __ATOMIC_ACQUIRE);
-        if (cur == key)
-            return s;
-        if (cur == 0) {
-            uint64_t expected = 0;
-            if (__atomic_compare_exchange_n(&s->key, &expected, key, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-                return s;
-            if (expected == key)
-                return s;   /* another worker claimed it for the same name */
-        }
-    }
-    return NULL;
+    long i = sbc_nametable_slot(g_keys, SLOTS, sbc_nametable_key(kind, name, 0, false), true);
+    return i < 0 ? NULL : &g_slots[i];
 }
 
 static int cps_take(sbc_adm_slot_t *s, uint32_t max_cps, uint64_t now_s)

@@ -1,6 +1,7 @@
-/* A fixed table claimed by compare-and-swap on a 64-bit name hash, like the
- * admission counters; values are single atomic words. */
+/* Hop health in a sbc/nametable.h table; values are single atomic words. */
 #include "sbc/health.h"
+
+#include "sbc/nametable.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -9,41 +10,18 @@
 #define SLOTS 4096u
 
 typedef struct slot {
-    uint64_t key;
     uint32_t state, rtt_ms;
     int32_t last_status;
     uint64_t probes, failures;
 } slot_t;
 
+static uint64_t g_keys[SLOTS];
 static slot_t g_slots[SLOTS];
-
-static uint64_t key_of(const char *host, uint16_t port)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (const char *p = host; *p; p++)
-        h = (h ^ (uint8_t)(*p | 0x20)) * 1099511628211ull;   /* host names are case-insensitive */
-    h = (h ^ port) * 1099511628211ull;
-    return h ? h : 1;
-}
 
 static slot_t *find(const char *host, uint16_t port, bool create)
 {
-    uint64_t key = key_of(host, port);
-    for (uint32_t i = 0; i < SLOTS; i++) {
-        slot_t *s = &g_slots[(key + i) & (SLOTS - 1)];
-        uint64_t cur = __atomic_load_n(&s->key, __ATOMIC_ACQUIRE);
-        if (cur == key)
-            return s;
-        if (cur == 0) {
-            if (!create)
-                return NULL;
-            uint64_t expected = 0;
-            if (__atomic_compare_exchange_n(&s->key, &expected, key, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) ||
-                expected == key)
-                return s;
-        }
-    }
-    return NULL;
+    long i = sbc_nametable_slot(g_keys, SLOTS, sbc_nametable_key("hop", host, port, true), create);
+    return i < 0 ? NULL : &g_slots[i];
 }
 
 void sbc_health_report(const char *host, uint16_t port, int status, uint32_t rtt_ms)
