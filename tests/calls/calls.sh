@@ -478,6 +478,46 @@ PY
   echo "call_$case_name: all checks passed"
   exit 0
   ;;
+survives_reload_and_garbage)
+  write_config "$PROXY1"
+  start
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --hangup-after 4 --expect-calls 1 --duration 20 --linger 1
+  (cd "$SIPP_DIR" && timeout 30 sipp 127.0.7.1:5060 -sf uac-call-remote-bye-expect-200.xml -inf uac-numbers.csv \
+     -i 127.0.7.21 -p 5060 -t u1 -m 1 -timeout 20 -nostdin > "$dir/uac.out" 2>&1) &
+  uac=$!
+  wait_for sh -c "\"$SBCCTL\" calls | grep -q confirmed" || fail "call not up"
+  # reloads while the call is up: the call keeps its snapshot
+  for i in 1 2 3 4 5; do
+    sed -i "s/    max_calls: .*/    max_calls: $((100 + i))/" "$dir/sbc.yaml"
+    "$SBCCTL" reload > /dev/null || fail "reload $i refused"
+  done
+  pass "5 reloads applied during the call"
+  # garbage: random datagrams, truncated and oversized SIP on UDP, junk on a TLS connection
+  python3 - <<'PY' || fail "garbage sender"
+import os, random, socket, ssl, time
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.7.21", 5066))
+for i in range(2000):
+    u.sendto(os.urandom(random.randrange(1, 1400)), ("127.0.7.1", 5060))
+head = "INVITE sip:5551234567@127.0.7.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.7.21:5066;branch=z9hG4bK-g%d\r\n"
+for i in range(200):
+    m = (head % i) + "Content-Length: 99999\r\n\r\nv=0"
+    u.sendto(m[: random.randrange(10, len(m))].encode(), ("127.0.7.1", 5060))
+u.sendto(((head % 999) + "X-Pad: " + "a" * 65000 + "\r\n\r\n").encode()[:65000], ("127.0.7.1", 5060))
+t = socket.create_connection(("127.0.7.1", 5061), timeout=3)
+t.sendall(os.urandom(4000)); t.close()
+time.sleep(0.2)
+PY
+  pass "2,000 random datagrams, 200 truncated INVITEs, an oversized one and TLS junk sent"
+  wait $uac || fail "the call did not survive: $(tail -n 5 "$dir/uac.out")"
+  pass "the call in progress completed normally"
+  edge_wait
+  assert_eq "$(status_field calls_active)" 0 "no call left"
+  assert_contains "$("$SBCCTL" status)" "generation 6" "every reload applied"
+  # and new calls still go through
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --hangup-after 1 --expect-calls 1 --duration 15 --linger 1
+  sipp_uac after uac-call-remote-bye-expect-200.xml -inf uac-numbers.csv
+  edge_wait
+  ;;
 *) fail "unknown case $case_name" ;;
 esac
 
