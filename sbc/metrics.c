@@ -37,7 +37,8 @@ struct sbc_metrics {
     X(options_answered_total, "OPTIONS answered", options_answered)                           \
     X(media_timeouts_total, "Calls ended by the media inactivity timeout", media_timeouts)   \
     X(handoffs_total, "Messages handed to the call's home worker", handoffs_out)                \
-    X(rejected_draining_total, "INVITEs refused with 503 while draining", rejected_draining)
+    X(rejected_draining_total, "INVITEs refused with 503 while draining", rejected_draining)  \
+    X(bad_requests_total, "Messages breaking RFC 3261 (answered 400 or dropped)", bad_requests)
 
 static void emit(struct evbuffer *b, const char *name, const char *type, const char *help, uint64_t v)
 {

@@ -116,6 +116,7 @@ static void calls_add(json_t *o, const sbc_sig_stats_t *ss)
     ADD(rejected_media);
     ADD(media_timeouts);
     ADD(rejected_draining);
+    ADD(bad_requests);
 #undef ADD
 }
 

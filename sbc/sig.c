@@ -395,10 +395,36 @@ static uint64_t call_id_hash(const char *id)
     return h ^ (h >> 29);
 }
 
+/* A request that parses but breaks RFC 3261's rules gets a 400 naming the
+ * problem when a response can be built, and is dropped otherwise. */
+static bool refuse_insane(sbc_sig_t *s, msg_t *msg, const sbc_hop_t *src)
+{
+    const char *reason = NULL;
+    int answerable = 0;
+    if (sbc_sipmsg_check(msg, &reason, &answerable) == 0)
+        return false;
+    s->stats.bad_requests++;
+    sip_t *sip = sip_object(msg);
+    sbc_hop_t to;
+    if (answerable && sip->sip_request && sip->sip_request->rq_method != sip_method_ack &&
+        sbc_sipmsg_response_hop(sip->sip_via, src, &to) == 0) {
+        msg_t *r = sbc_sipmsg_response(msg, 400, reason, NULL);
+        if (r) {
+            op_send(s, r, &to);
+            msg_destroy(r);
+        }
+    }
+    LOG_DEBUG("bad message dropped: %s", reason ? reason : "?");
+    msg_destroy(msg);
+    return true;
+}
+
 static void on_message(void *arg, msg_t *msg, const sbc_hop_t *src)
 {
     sbc_sig_t *s = arg;
     sip_t *sip = sip_object(msg);
+    if (refuse_insane(s, msg, src))
+        return;
     int home = -1;
     if (sip->sip_status) {
         if (sip->sip_via && sip->sip_via->v_branch)

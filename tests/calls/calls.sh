@@ -313,11 +313,13 @@ r = send(opt); assert r.startswith("SIP/2.0 200"), r; assert "Allow:" in r and "
 bye = ("BYE sip:x@127.0.7.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.7.21:5060;branch=z9hG4bK-b1\r\n"
        "From: <sip:core@127.0.7.21>;tag=a1\r\nTo: <sip:127.0.7.1>;tag=w0.nosuchdialog000abc\r\nCall-ID: nope\r\nCSeq: 2 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
 r = send(bye); assert r.startswith("SIP/2.0 481"), r
+bad = opt.replace("CSeq: 1 OPTIONS", "CSeq: 1 INVITE").replace("z9hG4bK-o1", "z9hG4bK-o3")
+r = send(bad); assert r.startswith("SIP/2.0 400"), r
 s.sendto(b"\x00garbage\r\n\r\nnot sip at all", ("127.0.7.1", 5060))
 r = send(opt.replace("z9hG4bK-o1", "z9hG4bK-o2")); assert r.startswith("SIP/2.0 200"), r
 print("ok")
 PY
-  pass "OPTIONS answered 200 with Allow, unknown dialog 481, garbage ignored"
+  pass "OPTIONS answered 200 with Allow, unknown dialog 481, CSeq/method mismatch 400, garbage ignored"
   assert_eq "$(status_field unknown_dialog)" 1 "481 counted"
   ;;
 cdr_and_live_calls)
