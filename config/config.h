@@ -92,6 +92,7 @@ typedef struct sbc_teams {
     sbc_proxy_t *proxies;       /* in failover order */
     size_t n_proxies;
     uint32_t options_interval_ms;
+    uint32_t failover_timeout_ms;  /* no response at all from a proxy: try the next */
     enum sbc_srtp_mode srtp;
     char *user_agent;
 } sbc_teams_t;
@@ -117,6 +118,7 @@ typedef struct sbc_trunk {
     uint32_t max_calls;         /* 0 = unlimited */
     uint32_t max_cps;           /* 0 = unlimited */
     uint32_t options_interval_ms;
+    uint32_t failover_timeout_ms;  /* no response at all from a target: try the next */
     sbc_where_t where;
 } sbc_trunk_t;
 

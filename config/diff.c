@@ -54,6 +54,7 @@ static bool teams_eq(const sbc_teams_t *a, const sbc_teams_t *b)
 {
     if (!streq(name_of(a->interface), name_of(b->interface)) || !streq(a->base_fqdn, b->base_fqdn) ||
         a->n_proxies != b->n_proxies || a->options_interval_ms != b->options_interval_ms ||
+        a->failover_timeout_ms != b->failover_timeout_ms ||
         a->srtp != b->srtp || !streq(a->user_agent, b->user_agent))
         return false;
     for (size_t i = 0; i < a->n_proxies; i++)
@@ -69,7 +70,7 @@ static bool trunk_eq(const sbc_trunk_t *a, const sbc_trunk_t *b)
         !cidrs_eq(a->allow, a->n_allow, b->allow, b->n_allow) || a->to_trunk != b->to_trunk ||
         a->from_trunk != b->from_trunk || strcmp(a->country_code, b->country_code) != 0 ||
         a->media_srtp != b->media_srtp || a->max_calls != b->max_calls || a->max_cps != b->max_cps ||
-        a->options_interval_ms != b->options_interval_ms)
+        a->options_interval_ms != b->options_interval_ms || a->failover_timeout_ms != b->failover_timeout_ms)
         return false;
     for (size_t i = 0; i < a->n_targets; i++) {
         const sbc_target_t *x = &a->targets[i], *y = &b->targets[i];

@@ -396,7 +396,7 @@ static void parse_proxy(struct sbc_loader *ld, ynode *it, sbc_proxy_t *p)
 static void parse_teams(struct sbc_loader *ld, ynode *m)
 {
     static const char *const keys[] = { "interface", "base_fqdn", "proxies", "options_interval",
-                                        "srtp", "user_agent", NULL };
+                                        "failover_timeout", "srtp", "user_agent", NULL };
     sbc_teams_t *t = &ld->cfg->teams;
     check_keys(ld, m, "teams", keys);
     ld->teams_iface_ref = field(ld, m, "interface", SBC_Y_SCALAR, true, "teams");
@@ -422,6 +422,9 @@ static void parse_teams(struct sbc_loader *ld, ynode *m)
     }
     t->options_interval_ms = 60 * 1000;
     duration_field(ld, m, "options_interval", &t->options_interval_ms);
+    /* Far below Timer B (32 s): a silent proxy should not hold the call. */
+    t->failover_timeout_ms = 4 * 1000;
+    duration_field(ld, m, "failover_timeout", &t->failover_timeout_ms);
     int srtp = SBC_SRTP_REQUIRED;
     enum_field(ld, m, "srtp", SRTP_MODES, &srtp);
     t->srtp = (enum sbc_srtp_mode)srtp;
@@ -493,7 +496,7 @@ static void sort_targets(sbc_target_t *t, size_t n)
 static void parse_trunk(struct sbc_loader *ld, ynode *m, size_t idx)
 {
     static const char *const keys[] = { "name", "interface", "targets", "allow", "numbers", "media",
-                                        "max_calls", "max_cps", "options_interval", NULL };
+                                        "max_calls", "max_cps", "options_interval", "failover_timeout", NULL };
     sbc_trunk_t *t = &ld->cfg->trunks[idx];
     t->where = (sbc_where_t){ m->file, m->line };
     check_keys(ld, m, "trunk", keys);
@@ -549,6 +552,8 @@ static void parse_trunk(struct sbc_loader *ld, ynode *m, size_t idx)
     u32_field(ld, m, "max_cps", &t->max_cps);
     t->options_interval_ms = 30 * 1000;
     duration_field(ld, m, "options_interval", &t->options_interval_ms);
+    t->failover_timeout_ms = 4 * 1000;
+    duration_field(ld, m, "failover_timeout", &t->failover_timeout_ms);
     sort_targets(t->targets, t->n_targets);
 }
 

@@ -76,6 +76,7 @@ struct sbc_call {
     fwd_t fwd;
     sbc_txl_2xx_t *fwd_2xx;
     sbc_timer_t setup_timer;
+    sbc_timer_t target_timer;   /* failover_timeout of the current target */
     struct sbc_media_session *ms;
     char *b_offer;              /* our SDP offer toward B (kept for failover) */
     size_t b_offer_len;
@@ -491,6 +492,7 @@ static void call_free(sbc_call_t *c)
     sbc_txl_2xx_retransmit_stop(c->a_2xx);
     sbc_txl_2xx_retransmit_stop(c->fwd_2xx);
     sbc_timer_cleanup(&c->setup_timer);
+    sbc_timer_cleanup(&c->target_timer);
     sbc_media_session_destroy(c->ms);
     free(c->b_offer);
     sbc_admission_release(c->adm_tenant);
@@ -666,8 +668,12 @@ static int b_invite_next(sbc_call_t *c)
             sbc_sig_stats(c->sig)->failovers++;
         LOG_CALL(SBC_LOG_INFO, c->a.call_id, tenant_name(c), "INVITE %s -> %s (target %zu)", c->called, hostport, i + 1);
         c->b_ict = sbc_txl_request(txl, inv, &b->hop, c);
-        if (c->b_ict)
+        if (c->b_ict) {
+            uint32_t t = c->to_teams ? c->cfg->teams.failover_timeout_ms : c->trunk->failover_timeout_ms;
+            if (t)
+                sbc_timer_start(&c->target_timer, t);
             return 0;
+        }
     }
     return -1;
 }
@@ -682,6 +688,19 @@ static void b_failed(sbc_call_t *c, int status, const char *why)
         return;
     }
     fail_call(c, status, NULL, why);
+}
+
+/* The target said nothing at all, not even 100 Trying: leave that
+ * transaction to finish on its own and try the next target. */
+static void target_timeout(void *arg)
+{
+    sbc_call_t *c = arg;
+    if (!c->b_ict || c->b_provisional || c->state == CS_ENDING)
+        return;
+    LOG_CALL(SBC_LOG_WARN, c->a.call_id, tenant_name(c), "no response from %s in time, failing over",
+             c->b.hop.tls_name[0] ? c->b.hop.tls_name : "the target");
+    detach(&c->b_ict);
+    b_failed(c, 408, "no target answered");
 }
 
 static void setup_timeout(void *arg)
@@ -848,6 +867,7 @@ static void new_call(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_t *h
     c->a_ist = st;
     sbc_txn_set_ctx(st, c);
     sbc_timer_init(&c->setup_timer, sbc_sig_clock(s), setup_timeout, c);
+    sbc_timer_init(&c->target_timer, sbc_sig_clock(s), target_timeout, c);
 
     /* Leg A: the dialog the caller created; we answer with our own tag. */
     leg_t *a = &c->a, *b = &c->b;
@@ -1106,6 +1126,7 @@ static void on_b_invite_response(sbc_call_t *c, msg_t *msg)
     sip_t *sip = sip_of(msg);
     int status = sip->sip_status->st_status;
     leg_t *b = &c->b;
+    sbc_timer_stop(&c->target_timer);   /* the target is alive */
     if (status == 100)
         return;
     if (status < 200) {

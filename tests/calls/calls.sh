@@ -520,6 +520,24 @@ PY
   sipp_uac after uac-call-remote-bye-expect-200.xml -inf uac-numbers.csv
   edge_wait
   ;;
+trunk_failover_timeout)
+  write_config "$PROXY1"
+  # priority 1 is a silent address: nothing answers there, not even ICMP-visible errors on UDP
+  sed -i 's/      - { host: 127.0.7.21, port: 5060, transport: udp, priority: 1 }/      - { host: 127.0.7.22, port: 5060, transport: udp, priority: 1 }\n      - { host: 127.0.7.21, port: 5060, transport: udp, priority: 2 }\n    failover_timeout: 1s/' "$dir/sbc.yaml"
+  start
+  sipp_uas_bg uas uas-answer.xml -inf uas-numbers.csv
+  t0=$(date +%s%N)
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --call +15551230001 +15557654321 \
+       --to-host acme.sbc.lab.example --sbc 127.0.7.1:5061 --contact sip.pstnhub.microsoft.com:5061 \
+       --expect 200 --hangup-after 1 --duration 20
+  edge_wait
+  sipp_uas_wait uas
+  took=$(( ($(date +%s%N) - t0) / 1000000 ))
+  [ "$took" -lt 8000 ] || fail "call took ${took} ms: failover waited for Timer B"
+  pass "silent priority-1 target skipped after failover_timeout (whole call ${took} ms)"
+  grep -q "no response from the target in time, failing over" "$dir/sbcd.log" || fail "failover not logged"
+  assert_eq "$(status_field failovers)" 1 "one failover counted"
+  ;;
 *) fail "unknown case $case_name" ;;
 esac
 

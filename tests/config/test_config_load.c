@@ -298,7 +298,7 @@ static void test_bad_numbers(void **state)
 static void test_three_errors_at_once(void **state)
 {
     expect_errors("err-three.yaml",
-                  "err-three.yaml:19: unknown key 'colour' in trunk (valid: name, interface, targets, allow, numbers, media, max_calls, max_cps, options_interval)",
+                  "err-three.yaml:19: unknown key 'colour' in trunk (valid: name, interface, targets, allow, numbers, media, max_calls, max_cps, options_interval, failover_timeout)",
                   "err-three.yaml:20: bad CIDR '10.0.1.0/23x' (use address/prefix, e.g. 10.0.0.0/24)",
                   "err-three.yaml:24: trunk 'nowhere' referenced by tenant 'acme' does not exist", NULL);
 }
