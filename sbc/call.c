@@ -1311,6 +1311,26 @@ void sbc_call_on_terminated(sbc_sig_t *s, sbc_txn_t *st, void *ctx, enum sbc_txn
         c->fwd.st = NULL;
 }
 
+void sbc_call_hangup_all(sbc_sig_t *s, const char *reason)
+{
+    sbc_call_t *c = *sbc_sig_call_list(s), *next;
+    for (; c; c = next) {
+        next = c->next;   /* ending a call may free it */
+        if (c->state == CS_ENDING)
+            continue;
+        if (c->state == CS_CONFIRMED) {
+            end_call(c, reason, NULL);
+        } else {
+            if (c->b_ict) {
+                sbc_txl_cancel(sbc_sig_txl(s), c->b_ict, NULL);
+                c->b_cancel_wait = c->b_ict;
+                c->b_ict = NULL;
+            }
+            fail_call(c, 503, "Service Unavailable (shutting down)", reason);
+        }
+    }
+}
+
 void sbc_call_destroy_all(sbc_sig_t *s)
 {
     sbc_call_t **head = sbc_sig_call_list(s);

@@ -22,6 +22,10 @@ void sbc_call_on_terminated(sbc_sig_t *s, sbc_txn_t *st, void *ctx, enum sbc_txn
  * tenant, trunk, state, age and per-leg media counters. */
 json_t *sbc_call_list_json(sbc_sig_t *s);
 
+/* Drain timeout: hangs up every call of the worker (BYE on confirmed legs,
+ * 503 to calls still being set up). */
+void sbc_call_hangup_all(sbc_sig_t *s, const char *reason);
+
 /* Shutdown: frees every call of the worker without signalling. */
 void sbc_call_destroy_all(sbc_sig_t *s);
 

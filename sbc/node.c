@@ -34,6 +34,7 @@ struct sbc_node_rt {
     int stop_requests;
     struct event *drain_timer;
     struct timespec drain_started;
+    bool drain_hangup;          /* BYEs sent at the drain timeout */
     uint64_t reloads_ok, reloads_failed;
     char last_reload[160];
 };
@@ -275,9 +276,14 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
     uint64_t active = calls_active(n);
     if (active == 0)
         stop_loop(n, "drained");
-    else if (ms >= limit) {
-        LOG_WARN("drain timeout: %llu call(s) still up are cut", (unsigned long long)active);
+    else if (ms >= limit + 2000) {
+        LOG_WARN("drain timeout: %llu call(s) did not end after BYE, stopping", (unsigned long long)active);
         stop_loop(n, "drain timeout");
+    } else if (ms >= limit && !n->drain_hangup) {
+        /* Hang up properly rather than vanish: both legs get a BYE. */
+        n->drain_hangup = true;
+        LOG_WARN("drain timeout: hanging up %llu call(s)", (unsigned long long)active);
+        sbc_sig_hangup_all(n->workers);
     }
 }
 

@@ -167,6 +167,19 @@ void sbc_sig_cdr(sbc_sig_t *s, json_t *record)
     free(line);
 }
 
+static void hangup_run(sbc_worker_t *w, void *arg)
+{
+    sbc_sig_t *s = sbc_worker_user(w);
+    if (s)
+        sbc_call_hangup_all(s, "drain timeout");
+}
+
+void sbc_sig_hangup_all(sbc_workers_t *ws)
+{
+    for (int i = 0; i < sbc_workers_count(ws); i++)
+        sbc_worker_post(sbc_workers_get(ws, i), hangup_run, NULL);
+}
+
 /* ---- live calls across workers ---------------------------------------------------- */
 
 typedef struct gather {

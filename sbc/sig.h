@@ -46,6 +46,9 @@ void sbc_sig_worker_config_changed(sbc_worker_t *w, void *arg);
 void sbc_sig_set_draining(bool on);
 bool sbc_sig_draining(void);
 
+/* From the main thread: every worker hangs up its calls (BYE / 503). */
+void sbc_sig_hangup_all(sbc_workers_t *ws);
+
 /* From the main thread: every worker's live calls (blocks up to 2 s). */
 json_t *sbc_sig_calls_json(sbc_workers_t *ws);
 

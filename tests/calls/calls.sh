@@ -538,6 +538,30 @@ trunk_failover_timeout)
   grep -q "no response from the target in time, failing over" "$dir/sbcd.log" || fail "failover not logged"
   assert_eq "$(status_field failovers)" 1 "one failover counted"
   ;;
+drain_timeout_hangs_up)
+  write_config "$PROXY1"
+  sed -i 's/^  log: { level: debug, format: text }/  log: { level: debug, format: text }\n  drain_timeout: 1s/' "$dir/sbc.yaml"
+  start
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --expect-calls 1 --duration 20 --linger 1
+  (cd "$SIPP_DIR" && timeout 30 sipp 127.0.7.1:5060 -sf uac-call-remote-bye-expect-200.xml -inf uac-numbers.csv \
+     -i 127.0.7.21 -p 5060 -t u1 -m 1 -timeout 20 -nostdin > "$dir/uac.out" 2>&1) &
+  uac=$!
+  wait_for sh -c "\"$SBCCTL\" calls | grep -q confirmed" || fail "call not up"
+  kill -TERM "$SBCD_PID"
+  # nobody hangs up: after drain_timeout sbcd sends BYE on both legs, then exits
+  wait $uac || fail "the carrier did not get a BYE: $(tail -n 5 "$dir/uac.out")"
+  pass "the carrier got sbcd's BYE at the drain timeout"
+  edge_wait
+  assert_eq "$(q --dir in --method BYE --count)" 1 "Teams got sbcd's BYE too"
+  for _ in $(seq 50); do kill -0 "$SBCD_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$SBCD_PID" 2>/dev/null && fail "sbcd still running after the drain timeout"
+  rc=0
+  wait "$SBCD_PID" || rc=$?
+  assert_eq "$rc" 0 "sbcd exited cleanly"
+  SBCD_PID=
+  echo "call_$case_name: all checks passed"
+  exit 0
+  ;;
 *) fail "unknown case $case_name" ;;
 esac
 
