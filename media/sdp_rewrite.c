@@ -332,6 +332,62 @@ __attribute__((format(printf, 2, 3))) static void w_fmt(struct wbuf *w, const ch
     w->len += (size_t)n;
 }
 
+/* The encoding name of payload type pt in m-line m (its a=rtpmap), or the
+ * static assignment of RFC 3551 for the PTs Teams knows. */
+static struct sbc_sdp_str pt_encoding(const struct sbc_sdp *src, const struct sbc_sdp_media *m, struct sbc_sdp_str pt)
+{
+    for (uint32_t i = m->first_line; i < m->first_line + m->n_lines; i++) {
+        struct sbc_sdp_str value, name = attr_name(src->line[i], &value);
+        struct sbc_sdp_str num;
+        if (src->line[i].p[0] != 'a' || !sbc_sdp_str_eq(name, "rtpmap") || !next_tok(&value, &num) ||
+            num.n != pt.n || memcmp(num.p, pt.p, pt.n) != 0)
+            continue;
+        struct sbc_sdp_str enc;
+        if (!next_tok(&value, &enc))
+            break;
+        const char *slash = memchr(enc.p, '/', enc.n);
+        if (slash)
+            enc.n = (size_t)(slash - enc.p);
+        return enc;
+    }
+    static const struct { const char *pt, *name; } fixed[] = {
+        { "0", "PCMU" }, { "8", "PCMA" }, { "9", "G722" }, { "13", "CN" }, { "18", "G729" },
+    };
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        if (sbc_sdp_str_eq(pt, fixed[i].pt))
+            return (struct sbc_sdp_str){ fixed[i].name, strlen(fixed[i].name) };
+    return (struct sbc_sdp_str){ "", 0 };
+}
+
+/* 1: a voice codec Teams takes; 2: CN or telephone-event; 0: not for Teams. */
+static int teams_kind(struct sbc_sdp_str enc)
+{
+    static const char *const voice[] = { "PCMU", "PCMA", "G722", "G729", "SILK", NULL };
+    for (const char *const *v = voice; *v; v++)
+        if (str_ieq(enc, *v))
+            return 1;
+    return str_ieq(enc, "CN") || str_ieq(enc, "telephone-event") ? 2 : 0;
+}
+
+unsigned sbc_sdp_teams_codecs(const struct sbc_sdp *s, unsigned k)
+{
+    const struct sbc_sdp_media *m = &s->media[k];
+    struct sbc_sdp_str rest = m->fmts, pt;
+    unsigned n = 0;
+    while (next_tok(&rest, &pt))
+        n += teams_kind(pt_encoding(s, m, pt)) == 1;
+    return n;
+}
+
+/* An a=rtpmap/a=fmtp line of a payload type the Teams filter dropped. */
+static bool attr_of_dropped_pt(const struct sbc_sdp *src, const struct sbc_sdp_media *m, struct sbc_sdp_str line)
+{
+    struct sbc_sdp_str value, name = attr_name(line, &value), pt;
+    if ((!sbc_sdp_str_eq(name, "rtpmap") && !sbc_sdp_str_eq(name, "fmtp")) || !next_tok(&value, &pt))
+        return false;
+    return teams_kind(pt_encoding(src, m, pt)) == 0;
+}
+
 static bool attr_dropped(struct sbc_sdp_str line)
 {
     struct sbc_sdp_str value, name = attr_name(line, &value);
@@ -366,7 +422,21 @@ int sbc_sdp_write(const struct sbc_sdp *src, const struct sbc_sdp_out *out, char
         else
             w_raw(&w, m->proto.p, m->proto.n);
         w_raw(&w, " ", 1);
-        w_line(&w, m->fmts);
+        if (mo->teams_codecs && !mo->disabled) {
+            struct sbc_sdp_str rest = m->fmts, pt;
+            bool first = true;
+            while (next_tok(&rest, &pt)) {
+                if (!teams_kind(pt_encoding(src, m, pt)))
+                    continue;
+                if (!first)
+                    w_raw(&w, " ", 1);
+                w_raw(&w, pt.p, pt.n);
+                first = false;
+            }
+            w_raw(&w, "\r\n", 2);
+        } else {
+            w_line(&w, m->fmts);
+        }
         if (mo->disabled)
             continue;
         for (uint32_t i = m->first_line; i < m->first_line + m->n_lines; i++)
@@ -379,7 +449,7 @@ int sbc_sdp_write(const struct sbc_sdp *src, const struct sbc_sdp_out *out, char
             w_fmt(&w, "a=crypto:%s\r\n", mo->crypto);
         for (uint32_t i = m->first_line; i < m->first_line + m->n_lines; i++) {
             struct sbc_sdp_str l = src->line[i];
-            if (l.p[0] != 'a' || attr_dropped(l))
+            if (l.p[0] != 'a' || attr_dropped(l) || (mo->teams_codecs && attr_of_dropped_pt(src, m, l)))
                 continue;
             w_line(&w, l);
         }

@@ -71,6 +71,7 @@ struct sbc_sdp_media_out {
     bool rtcp_mux;                       /* write a=rtcp-mux; a=rtcp names port or port + 1 */
     const char *crypto;                  /* an a=crypto value, or NULL */
     enum sbc_sdp_dir dir;                /* written when not sendrecv */
+    bool teams_codecs;                   /* keep only codecs Teams accepts (R36) */
 };
 
 struct sbc_sdp_out {
@@ -91,5 +92,9 @@ int sbc_sdp_write(const struct sbc_sdp *src, const struct sbc_sdp_out *out, char
 enum sbc_sdp_dir sbc_sdp_media_dir(const struct sbc_sdp *s, unsigned i);
 const char *sbc_sdp_dir_name(enum sbc_sdp_dir d);
 bool sbc_sdp_str_eq(struct sbc_sdp_str s, const char *lit);
+
+/* Voice codecs of m-line k that Teams accepts (R36: SILK, G.711, G.722,
+ * G.729; CN and telephone-event ride along but do not count). */
+unsigned sbc_sdp_teams_codecs(const struct sbc_sdp *s, unsigned k);
 
 #endif

@@ -404,6 +404,8 @@ enum sbc_media_status sbc_media_session_offer(struct sbc_media_session *ms, int 
         /* R38: only audio is relayed; anything else goes on with port 0. */
         if (!sbc_sdp_str_eq(m->type, "audio") || m->port == 0 || !proto_supported(m->proto))
             continue;
+        if (ms->legs[y].kind == SBC_MEDIA_LEG_TEAMS && !sbc_sdp_teams_codecs(s, i))
+            continue;                    /* R36: nothing Teams could decode */
         st->off_crypto = pick_crypto(m, &st->off_key);
         if (!st->off_crypto && leg_requires_srtp(ms, x)) {
             snprintf(err, errlen, "media: offer on leg %d has no usable SRTP crypto line (SRTP required)", x);
@@ -446,6 +448,7 @@ enum sbc_media_status sbc_media_session_offer(struct sbc_media_session *ms, int 
         mo[i].proto = mode == SBC_MEDIA_SRTP_REQUIRED ? "RTP/SAVP" : "RTP/AVP";
         mo[i].rtcp_mux = teams;          /* carriers: port + 1 unless they offer mux */
         mo[i].dir = st->off_dir;
+        mo[i].teams_codecs = teams;
         st->to_mux = mo[i].rtcp_mux;
         st->to_crypto = mode != SBC_MEDIA_SRTP_OFF;
         if (st->to_crypto) {

@@ -152,6 +152,39 @@ static void test_carrier_to_teams(void **state)
     sbc_media_session_destroy(ms);
 }
 
+/* R36: toward Teams only the codecs it accepts are offered (with CN and
+ * telephone-event); an offer with none of them is refused. */
+static void test_teams_codec_filter(void **state)
+{
+    struct fx *f = *state;
+    struct sbc_media_session *ms = sbc_media_session_create(f->ctx, f->legs, NULL, NULL, err, sizeof(err));
+    static const char mixed[] = "v=0\r\no=core 1 1 IN IP4 10.0.1.20\r\ns=-\r\nc=IN IP4 10.0.1.20\r\nt=0 0\r\n"
+                                "m=audio 40000 RTP/AVP 96 0 97 8 3 101 13\r\n"
+                                "a=rtpmap:96 opus/48000/2\r\na=fmtp:96 useinbandfec=1\r\n"
+                                "a=rtpmap:0 PCMU/8000\r\na=rtpmap:97 AMR/8000\r\na=fmtp:97 octet-align=1\r\n"
+                                "a=rtpmap:8 PCMA/8000\r\na=rtpmap:3 GSM/8000\r\n"
+                                "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\n";
+    assert_ok(offer(ms, 1, mixed));
+    char want[64];
+    snprintf(want, sizeof(want), "m=audio %u RTP/SAVP 0 8 101 13\r\n", sbc_media_session_local_port(ms, 0, 0));
+    if (!strstr(out, want))
+        fail_msg("offer toward Teams:\n%s", out);
+    assert_null(strstr(out, "opus"));
+    assert_null(strstr(out, "AMR"));
+    assert_null(strstr(out, "GSM"));
+    assert_null(strstr(out, "fmtp:96"));
+    assert_non_null(strstr(out, "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n"));
+    assert_non_null(strstr(out, "a=ptime:20"));
+    sbc_media_session_destroy(ms);
+
+    ms = sbc_media_session_create(f->ctx, f->legs, NULL, NULL, err, sizeof(err));
+    static const char none[] = "v=0\r\no=core 1 1 IN IP4 10.0.1.20\r\ns=-\r\nc=IN IP4 10.0.1.20\r\nt=0 0\r\n"
+                               "m=audio 40000 RTP/AVP 96 101\r\na=rtpmap:96 opus/48000/2\r\n"
+                               "a=rtpmap:101 telephone-event/8000\r\n";
+    assert_int_equal(offer(ms, 1, none), SBC_MEDIA_E_NO_MEDIA);
+    sbc_media_session_destroy(ms);
+}
+
 /* R32: an identical re-INVITE keeps keys and the o= version; a new key from
  * Teams gets a new key of ours; ports never move (R30). */
 static void test_reinvite_rekey(void **state)
@@ -251,7 +284,7 @@ int main(void)
         cmocka_unit_test(test_teams_to_carrier), cmocka_unit_test(test_srtp_required),
         cmocka_unit_test(test_carrier_to_teams), cmocka_unit_test(test_reinvite_rekey),
         cmocka_unit_test(test_port_exhaustion),  cmocka_unit_test(test_bad_state),
-        cmocka_unit_test(test_carrier_srtp_required),
+        cmocka_unit_test(test_carrier_srtp_required), cmocka_unit_test(test_teams_codec_filter),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     sbc_srtp_global_shutdown();
