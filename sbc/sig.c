@@ -40,6 +40,7 @@ struct sbc_sig {
     sbc_config_t *listen_cfg;       /* interfaces the sockets were opened for */
     struct sbc_media_ctx *media;
     struct sbc_portpool **pools;    /* per listen_cfg interface */
+    uint8_t (*tls_sha)[96];         /* per listen_cfg interface: certificate, key, CA in use */
     tag_entry_t **buckets;
     size_t n_buckets, n_tags;
     sbc_call_t *calls;
@@ -489,6 +490,7 @@ static void sig_free(sbc_sig_t *s)
     for (size_t i = 0; s->pools && i < s->listen_cfg->n_interfaces; i++)
         sbc_portpool_destroy(s->pools[i]);
     free(s->pools);
+    free(s->tls_sha);
     sbc_clock_destroy(s->clock);
     for (size_t i = 0; i < s->n_buckets; i++)
         for (tag_entry_t *e = s->buckets[i], *next; e; e = next) {
@@ -501,6 +503,23 @@ static void sig_free(sbc_sig_t *s)
     if (s->cdr_fd >= 0)
         close(s->cdr_fd);
     free(s);
+}
+
+static int tls_add_extra(sbc_tls_t *tls, const sbc_tls_conf_t *conf, char *err, size_t errlen)
+{
+    for (size_t k = 0; k < conf->n_extra; k++)
+        if (sbc_tls_add_cert(tls, NULL, conf->extra[k].certificate, conf->extra[k].private_key, err, errlen) < 0)
+            return -1;
+    return 0;
+}
+
+/* What identifies the TLS material in use: the contents of certificate,
+ * key and CA (the loader hashed them), so a renewal at the same path counts. */
+static void tls_fingerprint(const sbc_tls_conf_t *conf, uint8_t out[96])
+{
+    memcpy(out, conf->certificate_sha256, 32);
+    memcpy(out + 32, conf->private_key_sha256, 32);
+    memcpy(out + 64, conf->ca_file_sha256, 32);
 }
 
 int sbc_sig_worker_start(sbc_worker_t *w, void *arg)
@@ -538,7 +557,8 @@ int sbc_sig_worker_start(sbc_worker_t *w, void *arg)
     struct sbc_media_ctx_cfg mcfg = { .timeout_ms = c->node.media_timeout_ms };
     s->media = sbc_media_ctx_create(sbc_worker_base(w), &mcfg, merr, sizeof merr);
     s->pools = calloc(c->n_interfaces, sizeof *s->pools);
-    if (!s->media || !s->pools) {
+    s->tls_sha = calloc(c->n_interfaces, sizeof *s->tls_sha);
+    if (!s->media || !s->pools || !s->tls_sha) {
         LOG_ERR("worker %d: media set-up failed: %s", s->index, s->media ? "out of memory" : merr);
         sig_free(s);
         return -1;
@@ -559,15 +579,14 @@ int sbc_sig_worker_start(sbc_worker_t *w, void *arg)
             sig_free(s);
             return -1;
         }
-        for (size_t k = 0; tls && k < iface->tls->n_extra; k++) {
-            if (sbc_tls_add_cert(tls, NULL, iface->tls->extra[k].certificate, iface->tls->extra[k].private_key, err,
-                                 sizeof err) < 0) {
-                LOG_ERR("interface %s: %s", iface->name, err);
-                sbc_tls_unref(tls);
-                sig_free(s);
-                return -1;
-            }
+        if (tls && tls_add_extra(tls, iface->tls, err, sizeof err) < 0) {
+            LOG_ERR("interface %s: %s", iface->name, err);
+            sbc_tls_unref(tls);
+            sig_free(s);
+            return -1;
         }
+        if (iface->tls)
+            tls_fingerprint(iface->tls, s->tls_sha[i]);
         int rc = sbc_transport_listen(s->tp, iface, tls, err, sizeof err);
         sbc_tls_unref(tls);
         if (rc < 0) {
@@ -593,5 +612,33 @@ void sbc_sig_worker_config_changed(sbc_worker_t *w, void *arg)
 {
     /* New calls read the worker's new snapshot; calls in progress keep
      * theirs. Sockets stay on the interfaces they were opened for (a change
-     * of listening address is reported as needing a restart). */
+     * of listening address is reported as needing a restart); renewed TLS
+     * material is taken at once: new connections use it and our outbound
+     * connections are renewed (R50), open ones keep their context. */
+    sbc_sig_t *s = sbc_worker_user(w);
+    if (!s)
+        return;
+    const sbc_config_t *c = sbc_worker_config(w);
+    for (size_t i = 0; i < s->listen_cfg->n_interfaces; i++) {
+        const sbc_interface_t *li = &s->listen_cfg->interfaces[i];
+        const sbc_interface_t *ni = sbc_config_interface_by_name(c, li->name);
+        if (!li->tls || !ni || !ni->tls)
+            continue;
+        uint8_t sha[96];
+        tls_fingerprint(ni->tls, sha);
+        if (!memcmp(sha, s->tls_sha[i], sizeof sha))
+            continue;
+        char err[512];
+        sbc_tls_t *tls = sbc_tls_create(ni->tls, err, sizeof err);
+        if (!tls || tls_add_extra(tls, ni->tls, err, sizeof err) < 0) {
+            LOG_ERR("interface %s: new certificate not taken, the old one stays: %s", li->name, err);
+            sbc_tls_unref(tls);
+            continue;
+        }
+        sbc_transport_set_tls(s->tp, li, tls);
+        sbc_tls_unref(tls);
+        memcpy(s->tls_sha[i], sha, sizeof sha);
+        if (s->index == 0)
+            LOG_INFO("interface %s: new TLS certificate in use; outbound connections renewed", li->name);
+    }
 }

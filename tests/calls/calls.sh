@@ -562,6 +562,42 @@ drain_timeout_hangs_up)
   echo "call_$case_name: all checks passed"
   exit 0
   ;;
+certificate_renewal)
+  cp "$tls/sbc.pem" "$dir/cur.pem"; cp "$tls/sbc.key" "$dir/cur.key"
+  write_config "$PROXY1"
+  sed -i "s|certificate: $tls/sbc.pem, private_key: $tls/sbc.key|certificate: $dir/cur.pem, private_key: $dir/cur.key|" "$dir/sbc.yaml"
+  start
+  served() {   # SHA-256 of the certificate sbcd serves for the tenant's SNI (from an allowed source)
+    python3 - "$tls" <<'PY'
+import hashlib, socket, ssl, sys
+t = sys.argv[1]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.load_verify_locations(t + "/ca.pem"); ctx.load_cert_chain(t + "/teams.pem", t + "/teams.key")
+with socket.create_connection(("127.0.7.1", 5061), timeout=5, source_address=("127.0.7.11", 0)) as raw:
+    with ctx.wrap_socket(raw, server_hostname="acme.sbc.lab.example") as c:
+        print(hashlib.sha256(c.getpeercert(binary_form=True)).hexdigest())
+PY
+  }
+  fp() { openssl x509 -in "$1" -outform der | sha256sum | cut -d' ' -f1; }
+  assert_eq "$(served)" "$(fp "$tls/sbc.pem")" "the configured certificate is served"
+  # renew: a new key and certificate for the same names, same CA, same paths
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=*.sbc.lab.example" -keyout "$dir/new.key" -out "$dir/new.csr" 2>/dev/null
+  printf 'subjectAltName=DNS:*.sbc.lab.example,DNS:sbc.lab.example\nextendedKeyUsage=serverAuth,clientAuth\n' > "$dir/new.ext"
+  openssl x509 -req -in "$dir/new.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" -CAcreateserial -days 30 \
+    -extfile "$dir/new.ext" -out "$dir/new.pem" 2>/dev/null || fail "cannot issue the renewed certificate"
+  cp "$dir/new.pem" "$dir/cur.pem"; cp "$dir/new.key" "$dir/cur.key"
+  out=$("$SBCCTL" reload)
+  assert_contains "$out" "certificate changed" "reload reports the renewed certificate"
+  wait_for sh -c "grep -q 'new TLS certificate in use' \"$dir/sbcd.log\"" || fail "workers did not take the new certificate"
+  assert_eq "$(served)" "$(fp "$dir/new.pem")" "new connections get the renewed certificate without a restart"
+  # and calls go on with it
+  sipp_uas_bg uas uas-answer.xml -inf uas-numbers.csv
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --call +15551230001 +15557654321 \
+       --to-host acme.sbc.lab.example --sbc 127.0.7.1:5061 --contact sip.pstnhub.microsoft.com:5061 \
+       --expect 200 --hangup-after 1 --duration 20
+  edge_wait
+  sipp_uas_wait uas
+  ;;
 *) fail "unknown case $case_name" ;;
 esac
 
