@@ -193,6 +193,18 @@ static int server_key(const sip_t *sip, char *branch, size_t bsize, char *sent_b
 
 /* ---- lifecycle ------------------------------------------------------------ */
 
+/* Past its final response a transaction matches by its keys alone; the
+ * request copy would only hold memory through Timers D/J/K/L/M (up to 32 s,
+ * a third of a call's footprint under load). Unknown methods keep it: their
+ * name lives in it. */
+static void txn_drop_request(sbc_txn_t *t)
+{
+    if (t->req && t->method != sip_method_unknown) {
+        msg_destroy(t->req);
+        t->req = NULL;
+    }
+}
+
 static void txn_retx_fired(void *arg);
 static void txn_end_fired(void *arg);
 
@@ -538,6 +550,8 @@ static void ict_response(sbc_txn_t *t, msg_t *msg, int status, const sbc_hop_t *
         }
         if (txl->ops.response && tu_ok(t))
             txl->ops.response(txl->arg, t, t->ctx, msg, hop);
+        if (status >= 200)
+            txn_drop_request(t);
         break;
     case SBC_TXN_COMPLETED:
         if (status >= 300 && t->last && txn_send(t, t->last) < 0)
@@ -567,6 +581,8 @@ static void nict_response(sbc_txn_t *t, msg_t *msg, int status, const sbc_hop_t 
     }
     if (txl->ops.response && tu_ok(t))
         txl->ops.response(txl->arg, t, t->ctx, msg, hop);
+    if (status >= 200)
+        txn_drop_request(t);
 }
 
 static void receive_response(sbc_txl_t *txl, msg_t *msg, const sbc_hop_t *hop)
@@ -705,6 +721,11 @@ int sbc_txl_respond(sbc_txl_t *txl, sbc_txn_t *st, msg_t *resp)
     } else if (st->kind == SBC_TXN_IST && status < 300) {
         st->state = SBC_TXN_ACCEPTED;                              /* RFC 6026 */
         sbc_timer_start(&st->t_end, t64(txl));                     /* L */
+        /* Accepted absorbs INVITE retransmissions without answering (the
+         * TU's 2xx retransmitter holds its own reference); the request stays
+         * so the TU can still build a 2xx with sbc_txl_reply. */
+        msg_destroy(st->last);
+        st->last = NULL;
     } else if (st->kind == SBC_TXN_IST) {
         st->state = SBC_TXN_COMPLETED;
         if (!st->reliable) {
@@ -716,6 +737,8 @@ int sbc_txl_respond(sbc_txl_t *txl, sbc_txn_t *st, msg_t *resp)
         st->state = SBC_TXN_COMPLETED;
         sbc_timer_start(&st->t_end, st->reliable ? 0 : t64(txl));  /* J */
     }
+    if (st->state == SBC_TXN_COMPLETED)
+        txn_drop_request(st);
     return 0;
 }
 
