@@ -15,9 +15,12 @@ rm -rf "$dir" && mkdir -p "$dir"
 export SBC_CONTROL_SOCKET=$dir/sbc.sock
 EDGE_PIDS=()
 cleanup() {
-  for p in "${EDGE_PIDS[@]}" ${UAS_PID:-} ${lossy:-} ${hold:-}; do kill "$p" 2>/dev/null || true; done
+  local p pids=("${EDGE_PIDS[@]}" ${UAS_PID:-} ${lossy:-} ${hold:-})
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   pkill -f -- "-message_file $dir/" 2>/dev/null || true
   [ -n "${SBCD_PID:-}" ] && kill -KILL "$SBCD_PID" 2>/dev/null || true
+  # reap them: the next case binds the same addresses at once
+  for p in "${pids[@]}" ${SBCD_PID:-}; do wait "$p" 2>/dev/null || true; done
 }
 trap cleanup EXIT
 
@@ -73,6 +76,13 @@ edge() {
         --ready-file "$dir/edge.ready" "$@" > "$dir/edge.out" 2>&1 &
   EDGE_PIDS+=($!)
   wait_for test -f "$dir/edge.ready" || fail "teams_edge did not start: $(cat "$dir/edge.out")"
+}
+# teams_call TO_HOST ARGS...: the fake Teams edge (proxy 127.0.7.11) calls
+# +15557654321 from +15551230001 through tenant TO_HOST; ARGS set the outcome
+teams_call() {
+  local host=$1; shift
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --call +15551230001 +15557654321 \
+       --to-host "$host" --sbc 127.0.7.1:5061 --contact sip.pstnhub.microsoft.com:5061 "$@"
 }
 # edge_wait: the edge's own verdict (it exits non-zero on a broken expectation)
 edge_wait() {
@@ -174,9 +184,7 @@ from_teams_teams_hangs_up|from_teams_carrier_hangs_up)
     sipp_uas_bg uas uas-answer-then-bye.xml -inf uas-numbers.csv
     hang=()
   fi
-  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --call +15551230001 +15557654321 \
-       --to-host acme.sbc.lab.example --sbc 127.0.7.1:5061 --contact sip.pstnhub.microsoft.com:5061 \
-       --expect 200 "${hang[@]}" --duration 20
+  teams_call acme.sbc.lab.example --expect 200 "${hang[@]}" --duration 20
   edge_wait
   sipp_uas_wait uas
   check_invite_to_carrier "$dir/uas.msg"
@@ -210,8 +218,7 @@ busy_from_teams)
   write_config "$PROXY1"
   start
   sipp_uas_bg uas uas-busy-486.xml -inf uas-numbers.csv
-  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --call +15551230001 +15557654321 \
-       --to-host acme.sbc.lab.example --sbc 127.0.7.1:5061 --expect 486 --duration 15
+  teams_call acme.sbc.lab.example --expect 486 --duration 15
   edge_wait
   sipp_uas_wait uas
   ;;
@@ -248,8 +255,7 @@ unknown_number)
 unknown_tenant)
   write_config "$PROXY1"
   start
-  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --call +15551230001 +15557654321 \
-       --to-host nobody.sbc.lab.example --sbc 127.0.7.1:5061 --expect 404 --duration 15
+  teams_call nobody.sbc.lab.example --expect 404 --duration 15
   edge_wait
   ;;
 capacity)
@@ -257,8 +263,7 @@ capacity)
   start
   # a Teams -> carrier call rings and holds the tenant's only slot ...
   sipp_uas_bg hold uas-noanswer.xml -inf uas-numbers.csv
-  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --call +15551230001 +15557654321 \
-       --to-host acme.sbc.lab.example --sbc 127.0.7.1:5061 --cancel-after 4 --expect 487 --duration 15
+  teams_call acme.sbc.lab.example --cancel-after 4 --expect 487 --duration 15
   wait_for sh -c "\"$SBCCTL\" --json status | grep -q '\"calls_active\": 1'" || fail "first call not up"
   # ... so a carrier -> Teams call for the same tenant is refused
   UAC_PORT=5062 sipp_uac uac uac-call-expect-503.xml -inf uac-numbers.csv
@@ -274,8 +279,7 @@ lost_invite_retransmitted)
   python3 "$here/lossy_uas.py" 127.0.7.21 5060 --drop-first > "$dir/lossy.out" 2>&1 &
   lossy=$!
   sleep 0.3
-  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --call +15551230001 +15557654321 \
-       --to-host acme.sbc.lab.example --sbc 127.0.7.1:5061 --expect 200 --hangup-after 1 --duration 15
+  teams_call acme.sbc.lab.example --expect 200 --hangup-after 1 --duration 15
   edge_wait
   wait $lossy || fail "lossy UAS: $(cat "$dir/lossy.out")"
   out=$(cat "$dir/lossy.out")
@@ -289,9 +293,7 @@ handoff_between_workers)
   write_config "$PROXY1"
   start
   sipp_uas_bg uas uas-answer.xml -inf uas-numbers.csv -m 8
-  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --call +15551230001 +15557654321 \
-       --to-host acme.sbc.lab.example --sbc 127.0.7.1:5061 --contact sip.pstnhub.microsoft.com:5061 \
-       --count 8 --rate 4 --conn-per-call --expect 200 --hangup-after 1 --duration 30
+  teams_call acme.sbc.lab.example --count 8 --rate 4 --conn-per-call --expect 200 --hangup-after 1 --duration 30
   edge_wait
   sipp_uas_wait uas
   in=$("$SBCCTL" --json status | python3 -c "import json,sys; print(sum(w['handoffs_in'] for w in json.load(sys.stdin)['workers']))")
@@ -380,9 +382,7 @@ trunk_failover_503)
      -t u1 -m 1 -timeout 20 -nostdin > "$dir/uas503.out" 2>&1) &
   u503=$!
   sipp_uas_bg uas uas-answer.xml -inf uas-numbers.csv
-  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --call +15551230001 +15557654321 \
-       --to-host acme.sbc.lab.example --sbc 127.0.7.1:5061 --contact sip.pstnhub.microsoft.com:5061 \
-       --expect 200 --hangup-after 1 --duration 20
+  teams_call acme.sbc.lab.example --expect 200 --hangup-after 1 --duration 20
   edge_wait
   sipp_uas_wait uas
   wait $u503 || fail "priority-1 target was not tried: $(tail -n 3 "$dir/uas503.out")"
@@ -431,9 +431,7 @@ certificate_by_sni)
   start
   sipp_uas_bg uas uas-answer.xml -inf uas-numbers.csv
   # teams_edge checks the SBC's certificate against the SNI it sends (acme.sbc.lab.example)
-  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --call +15551230001 +15557654321 \
-       --to-host acme.sbc.lab.example --sbc 127.0.7.1:5061 --contact sip.pstnhub.microsoft.com:5061 \
-       --expect 200 --hangup-after 1 --duration 20
+  teams_call acme.sbc.lab.example --expect 200 --hangup-after 1 --duration 20
   edge_wait
   sipp_uas_wait uas
   pass "the tenant's certificate was chosen by SNI (the main one would fail the edge's name check)"
@@ -527,9 +525,7 @@ trunk_failover_timeout)
   start
   sipp_uas_bg uas uas-answer.xml -inf uas-numbers.csv
   t0=$(date +%s%N)
-  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --call +15551230001 +15557654321 \
-       --to-host acme.sbc.lab.example --sbc 127.0.7.1:5061 --contact sip.pstnhub.microsoft.com:5061 \
-       --expect 200 --hangup-after 1 --duration 20
+  teams_call acme.sbc.lab.example --expect 200 --hangup-after 1 --duration 20
   edge_wait
   sipp_uas_wait uas
   took=$(( ($(date +%s%N) - t0) / 1000000 ))
@@ -592,9 +588,7 @@ PY
   assert_eq "$(served)" "$(fp "$dir/new.pem")" "new connections get the renewed certificate without a restart"
   # and calls go on with it
   sipp_uas_bg uas uas-answer.xml -inf uas-numbers.csv
-  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --call +15551230001 +15557654321 \
-       --to-host acme.sbc.lab.example --sbc 127.0.7.1:5061 --contact sip.pstnhub.microsoft.com:5061 \
-       --expect 200 --hangup-after 1 --duration 20
+  teams_call acme.sbc.lab.example --expect 200 --hangup-after 1 --duration 20
   edge_wait
   sipp_uas_wait uas
   ;;
