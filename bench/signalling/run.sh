@@ -61,8 +61,10 @@ esac
 [ "$duration" -ge 1 ] && [ "$duration" -le 600 ] || { echo "DURATION 1..600" >&2; exit 2; }
 
 SBCD=$build/sbc/sbcd SBCCTL=$build/sbc/sbcctl
-if [[ "$targets" == *teams* ]] && [ ! -x "$SBCD" ]; then
-  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSBC_TESTS=OFF >/dev/null &&
+# always (re)build: a stale binary would measure old code
+if [[ "$targets" == *teams* ]]; then
+  { [ -f "$build/CMakeCache.txt" ] ||
+      cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSBC_TESTS=OFF >/dev/null; } &&
     cmake --build "$build" >/dev/null || { echo "build failed" >&2; exit 1; }
 fi
 for b in sipp stunnel4 kamailio rtpengine python3; do
