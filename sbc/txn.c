@@ -29,6 +29,8 @@ struct sbc_txn {
     const char *method_name;        /* in req */
     msg_t *req;
     msg_t *last;                    /* server: last response sent; ICT: ACK for non-2xx */
+    char *last_wire;                /* `last` as sent, once only retransmissions need it */
+    size_t last_len;
     sbc_hop_t hop;
     int reliable;
     int detached;
@@ -205,6 +207,24 @@ static void txn_drop_request(sbc_txn_t *t)
     }
 }
 
+/* Past the final response the last message is only ever retransmitted
+ * (rarely: a lost ACK or request retransmission). Its wire form is a few
+ * hundred bytes against several KiB of parsed message; under load these
+ * linger up to 32 s per transaction, so they are kept as text. */
+static void txn_compact_last(sbc_txn_t *t)
+{
+    if (!t->last || t->last_wire)
+        return;
+    size_t len = 0;
+    char *text = sbc_sipmsg_to_string(t->last, &len);
+    if (!text)
+        return;  /* keep the parsed copy: correct, just larger */
+    msg_destroy(t->last);
+    t->last = NULL;
+    t->last_wire = text;
+    t->last_len = len;
+}
+
 static void txn_retx_fired(void *arg);
 static void txn_end_fired(void *arg);
 
@@ -234,6 +254,7 @@ static void txn_free(sbc_txn_t *t)
         msg_destroy(t->req);
     if (t->last)
         msg_destroy(t->last);
+    free(t->last_wire);
     free(t->cancel_reason);
     free(t);
 }
@@ -267,6 +288,28 @@ static int txn_send(sbc_txn_t *t, msg_t *msg)
 {
     sbc_txl_t *txl = t->txl;
     return txl->ops.send(txl->arg, msg, &t->hop);
+}
+
+static bool txn_has_last(const sbc_txn_t *t) { return t->last || t->last_wire; }
+
+/* Retransmits the last message, from its parsed or its compacted form. */
+static int txn_send_last(sbc_txn_t *t)
+{
+    if (t->last)
+        return txn_send(t, t->last);
+    if (!t->last_wire)
+        return -1;
+    msg_t *m = NULL;
+    const char *why = NULL;
+    if (sbc_sipmsg_parse(t->last_wire, t->last_len, &m, &why) == SBC_SIPMSG_DROP || !m) {
+        LOG_WARN("txn: kept message no longer parses (%s; branch %s)", why ? why : "?", t->key);
+        if (m)
+            msg_destroy(m);
+        return -1;
+    }
+    int rc = txn_send(t, m);
+    msg_destroy(m);
+    return rc;
 }
 
 static int tu_ok(const sbc_txn_t *t) { return !t->detached && !t->internal; }
@@ -356,6 +399,7 @@ static void txn_retx_fired(void *arg)
     sbc_txn_t *t = arg;
     sbc_txl_t *txl = t->txl;
     msg_t *what = NULL;
+    bool last = false;
     unsigned next = 0;
     switch (t->kind) {
     case SBC_TXN_ICT:          /* Timer A: doubles without cap */
@@ -374,15 +418,15 @@ static void txn_retx_fired(void *arg)
         what = t->req;
         break;
     case SBC_TXN_IST:          /* Timer G: final response, doubles up to T2 */
-        if (t->state != SBC_TXN_COMPLETED || !t->last)
+        if (t->state != SBC_TXN_COMPLETED || !txn_has_last(t))
             return;
-        what = t->last;
+        last = true;
         next = t->retx_ms * 2 < txl->conf.t2_ms ? t->retx_ms * 2 : txl->conf.t2_ms;
         break;
     default:
         return;
     }
-    if (txn_send(t, what) < 0) {
+    if ((last ? txn_send_last(t) : txn_send(t, what)) < 0) {
         if (is_server(t->kind)) {
             txn_terminate(t, SBC_TXN_END_TRANSPORT);
         } else {
@@ -547,6 +591,7 @@ static void ict_response(sbc_txn_t *t, msg_t *msg, int status, const sbc_hop_t *
             /* D: >= 32 s whatever T1 is (§17.1.1.2), so late 3xx-6xx get ACKed */
             unsigned d = t64(txl) > 32000u ? t64(txl) : 32000u;
             sbc_timer_start(&t->t_end, t->reliable ? 0 : d);
+            txn_compact_last(t);
         }
         if (txl->ops.response && tu_ok(t))
             txl->ops.response(txl->arg, t, t->ctx, msg, hop);
@@ -554,7 +599,7 @@ static void ict_response(sbc_txn_t *t, msg_t *msg, int status, const sbc_hop_t *
             txn_drop_request(t);
         break;
     case SBC_TXN_COMPLETED:
-        if (status >= 300 && t->last && txn_send(t, t->last) < 0)
+        if (status >= 300 && txn_has_last(t) && txn_send_last(t) < 0)
             LOG_WARN("txn: cannot resend ACK (branch %s)", t->key);
         break;
     case SBC_TXN_ACCEPTED:
@@ -608,7 +653,7 @@ static void receive_response(sbc_txl_t *txl, msg_t *msg, const sbc_hop_t *hop)
 
 static void resend_last(sbc_txn_t *t)
 {
-    if (t->last && txn_send(t, t->last) < 0)
+    if (txn_has_last(t) && txn_send_last(t) < 0)
         txn_terminate(t, SBC_TXN_END_TRANSPORT);
 }
 
@@ -711,6 +756,8 @@ int sbc_txl_respond(sbc_txl_t *txl, sbc_txn_t *st, msg_t *resp)
     }
     if (st->last)
         msg_destroy(st->last);
+    free(st->last_wire);
+    st->last_wire = NULL;
     st->last = resp;
     st->status = status;
     if (st->state == SBC_TXN_ACCEPTED)
@@ -722,10 +769,10 @@ int sbc_txl_respond(sbc_txl_t *txl, sbc_txn_t *st, msg_t *resp)
         st->state = SBC_TXN_ACCEPTED;                              /* RFC 6026 */
         sbc_timer_start(&st->t_end, t64(txl));                     /* L */
         /* Accepted absorbs INVITE retransmissions without answering (the
-         * TU's 2xx retransmitter holds its own reference); the request stays
-         * so the TU can still build a 2xx with sbc_txl_reply. */
+         * TU's 2xx retransmitter holds its own reference), by its keys. */
         msg_destroy(st->last);
         st->last = NULL;
+        txn_drop_request(st);
     } else if (st->kind == SBC_TXN_IST) {
         st->state = SBC_TXN_COMPLETED;
         if (!st->reliable) {
@@ -737,8 +784,10 @@ int sbc_txl_respond(sbc_txl_t *txl, sbc_txn_t *st, msg_t *resp)
         st->state = SBC_TXN_COMPLETED;
         sbc_timer_start(&st->t_end, st->reliable ? 0 : t64(txl));  /* J */
     }
-    if (st->state == SBC_TXN_COMPLETED)
+    if (st->state == SBC_TXN_COMPLETED) {
         txn_drop_request(st);
+        txn_compact_last(st);
+    }
     return 0;
 }
 

@@ -539,14 +539,18 @@ static void test_ist_2xx_accepted(void **state)
     sbc_txl_receive(e->txl, peer_request("INVITE", "z9hG4bKpeer1", NULL), &src);
     sbc_txn_t *st = e->last_st;
     sbc_sipmsg_resp_opt_t opt = { .to_tag = "w0.t" };
+    msg_t *again = sbc_sipmsg_response(sbc_txn_request(st), 200, NULL, &opt);
+    assert_non_null(again);
     assert_int_equal(sbc_txl_reply(e->txl, st, 200, NULL, &opt), 0);
     assert_int_equal(sbc_txn_state(st), SBC_TXN_ACCEPTED);
     assert_int_equal(e->n_sent, 2);
+    /* Accepted matches by keys alone: the request copy is gone */
+    assert_null(sbc_txn_request(st));
     /* RFC 6026: INVITE retransmissions absorbed; the TU resends its 2xx */
     sbc_txl_receive(e->txl, peer_request("INVITE", "z9hG4bKpeer1", NULL), &src);
     assert_int_equal(e->n_sent, 2);
     assert_int_equal(e->n_request, 1);
-    assert_int_equal(sbc_txl_reply(e->txl, st, 200, NULL, &opt), 0);
+    assert_int_equal(sbc_txl_respond(e->txl, st, again), 0);
     assert_int_equal(e->n_sent, 3);
     assert_int_equal(sbc_txl_reply(e->txl, st, 486, NULL, NULL), -1);
     /* the 2xx ACK (own branch) goes to the TU without a transaction */
