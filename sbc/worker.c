@@ -250,7 +250,11 @@ int sbc_worker_post(sbc_worker_t *w, sbc_worker_job_fn fn, void *arg)
     cds_wfcq_node_init(&j->node);
     j->fn = fn;
     j->arg = arg;
-    cds_wfcq_enqueue(&w->inbox_head, &w->inbox_tail, &j->node);
+    /* Only the job that finds the inbox empty wakes the worker: the worker
+     * drains until empty (blocking dequeue waits out a half-done enqueue),
+     * so later jobs ride on that wake-up and cost no syscall. */
+    if (cds_wfcq_enqueue(&w->inbox_head, &w->inbox_tail, &j->node))
+        return 0;
     uint64_t one = 1;
     ssize_t r = write(w->wake_fd, &one, sizeof one);
     (void)r;   /* EAGAIN means the counter is already non-zero: a wake-up is pending */
