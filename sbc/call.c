@@ -20,7 +20,7 @@
 #include "sbc/health.h"
 #include "sbc/log.h"
 #include "sbc/numbers.h"
-#include "sbc/resolve.h"
+#include "sbc/dns.h"
 #include "sbc/route.h"
 #include "sbc/sipmsg.h"
 
@@ -171,7 +171,7 @@ static int hop_for_uri(sbc_call_t *c, leg_t *leg, const char *uri_text)
     sbc_hop_t h = leg->hop;
     h.tp = tp;
     h.conn_id = 0;
-    if (sbc_resolve(addr, port, &h.peer, &h.peer_len) < 0)
+    if (sbc_dns_resolve(sbc_sig_dns(c->sig), addr, port, &h.peer, &h.peer_len) < 0)
         goto out;
     struct sockaddr_storage lit;
     socklen_t litlen;

@@ -8,7 +8,7 @@
 
 #include "sbc/health.h"
 #include "sbc/log.h"
-#include "sbc/resolve.h"
+#include "sbc/dns.h"
 #include "sbc/sipmsg.h"
 #include "sbc/txn.h"
 
@@ -75,7 +75,7 @@ static void ping(sbc_options_t *o, const sbc_interface_t *iface, enum sbc_transp
     memset(&hop, 0, sizeof hop);
     hop.tp = tp;
     hop.iface = iface;
-    if (sbc_resolve(addr ? addr : host, port, &hop.peer, &hop.peer_len) < 0) {
+    if (sbc_dns_resolve(sbc_sig_dns(s), addr ? addr : host, port, &hop.peer, &hop.peer_len) < 0) {
         sbc_health_report(host, port, 0, 0);
         return;
     }

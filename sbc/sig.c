@@ -17,6 +17,7 @@
 #include "media/portpool.h"
 #include "media/session.h"
 #include "sbc/call.h"
+#include "sbc/dns.h"
 #include "sbc/log.h"
 #include "sbc/options.h"
 #include "sbc/route.h"
@@ -35,6 +36,7 @@ struct sbc_sig {
     sbc_workers_t *all;
     int index;
     sbc_clock_t *clock;
+    sbc_dns_t *dns;
     sbc_transport_t *tp;
     sbc_txl_t *txl;
     sbc_config_t *listen_cfg;       /* interfaces the sockets were opened for */
@@ -139,6 +141,21 @@ sbc_call_t **sbc_sig_call_list(sbc_sig_t *s)
 sbc_txl_t *sbc_sig_txl(sbc_sig_t *s) { return s->txl; }
 int sbc_sig_index(const sbc_sig_t *s) { return s->index; }
 sbc_clock_t *sbc_sig_clock(sbc_sig_t *s) { return s->clock; }
+sbc_dns_t *sbc_sig_dns(sbc_sig_t *s) { return s->dns; }
+
+/* Every name the config makes us connect to is looked up ahead, so no call
+ * waits for DNS (a pinned address replaces the name's lookup). */
+static void prefetch_names(sbc_sig_t *s, const sbc_config_t *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->teams.n_proxies; i++)
+        sbc_dns_prefetch(s->dns, c->teams.proxies[i].address ? c->teams.proxies[i].address
+                                                             : c->teams.proxies[i].host);
+    for (size_t i = 0; i < c->n_trunks; i++)
+        for (size_t k = 0; k < c->trunks[i].n_targets; k++)
+            sbc_dns_prefetch(s->dns, c->trunks[i].targets[k].host);
+}
 sbc_config_t *sbc_sig_config(sbc_sig_t *s) { return sbc_worker_config(s->w); }
 sbc_sig_stats_t *sbc_sig_stats(sbc_sig_t *s) { return &s->stats; }
 
@@ -486,6 +503,7 @@ static void sig_free(sbc_sig_t *s)
     sbc_options_destroy(s->options);
     sbc_txl_destroy(s->txl);
     sbc_transport_destroy(s->tp);
+    sbc_dns_destroy(s->dns);
     sbc_media_ctx_destroy(s->media);
     for (size_t i = 0; s->pools && i < s->listen_cfg->n_interfaces; i++)
         sbc_portpool_destroy(s->pools[i]);
@@ -535,6 +553,11 @@ int sbc_sig_worker_start(sbc_worker_t *w, void *arg)
     s->buckets = calloc(s->n_buckets, sizeof *s->buckets);
     s->listen_cfg = sbc_config_ref(sbc_worker_config(w));
     s->clock = sbc_clock_event_create(sbc_worker_base(w));
+    char dns_err[128];
+    s->dns = sbc_dns_create(sbc_worker_base(w), NULL, dns_err, sizeof dns_err);
+    if (!s->dns)
+        LOG_WARN("worker %d: %s; names are looked up without a cache", s->index, dns_err);
+    prefetch_names(s, s->listen_cfg);
     struct sbc_transport_cbs cbs = { .on_message = on_message, .on_send_error = on_send_error, .arg = s };
     s->tp = sbc_transport_create(sbc_worker_base(w), s->index, &cbs, NULL);
     sbc_txl_ops_t ops = {
@@ -619,6 +642,7 @@ void sbc_sig_worker_config_changed(sbc_worker_t *w, void *arg)
     if (!s)
         return;
     const sbc_config_t *c = sbc_worker_config(w);
+    prefetch_names(s, c);
     for (size_t i = 0; i < s->listen_cfg->n_interfaces; i++) {
         const sbc_interface_t *li = &s->listen_cfg->interfaces[i];
         const sbc_interface_t *ni = sbc_config_interface_by_name(c, li->name);

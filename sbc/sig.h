@@ -59,6 +59,8 @@ void sbc_sig_stats_read(sbc_worker_t *w, sbc_sig_stats_t *out);
 sbc_txl_t *sbc_sig_txl(sbc_sig_t *s);
 int sbc_sig_index(const sbc_sig_t *s);
 sbc_clock_t *sbc_sig_clock(sbc_sig_t *s);
+/* The worker's name cache (sbc/dns.h); may be NULL (then lookups block). */
+struct sbc_dns *sbc_sig_dns(sbc_sig_t *s);
 sbc_config_t *sbc_sig_config(sbc_sig_t *s);
 sbc_sig_stats_t *sbc_sig_stats(sbc_sig_t *s);
 int sbc_sig_close_conn(sbc_sig_t *s, uint64_t conn_id);
