@@ -310,7 +310,7 @@ static int handoff(sbc_sig_t *s, int home, msg_t *msg, const sbc_hop_t *src)
 }
 
 /* A response for a connection another worker owns: the bytes travel, the
- * owner parses and sends them. */
+ * owner sends them as they are. */
 typedef struct remote_send {
     sbc_hop_t hop;
     bool is_request;
@@ -322,12 +322,8 @@ static void remote_send_run(sbc_worker_t *w, void *arg)
 {
     remote_send_t *r = arg;
     sbc_sig_t *s = sbc_worker_user(w);
-    msg_t *m = NULL;
-    const char *why;
-    if (s && sbc_sipmsg_parse(r->data, r->len, &m, &why) != SBC_SIPMSG_DROP && m)
-        sbc_transport_send(s->tp, m, &r->hop, r->is_request);
-    if (m)
-        msg_destroy(m);
+    if (s)
+        sbc_transport_send_bytes(s->tp, r->data, r->len, &r->hop, r->is_request);
     free(r);
 }
 

@@ -139,6 +139,8 @@ static sbc_udp_t *udp_for(const sbc_transport_t *t, const sbc_interface_t *iface
     return NULL;
 }
 
+static int transport_sendv(sbc_transport_t *t, struct iovec *iov, int n, sbc_hop_t *hop, bool is_request);
+
 int sbc_transport_send(sbc_transport_t *t, msg_t *msg, sbc_hop_t *hop, bool is_request)
 {
     if (!msg || !hop) {
@@ -164,13 +166,30 @@ int sbc_transport_send(sbc_transport_t *t, msg_t *msg, sbc_hop_t *hop, bool is_r
         iov[i].iov_base = mv[i].mv_base;
         iov[i].iov_len = mv[i].mv_len;
     }
+    return transport_sendv(t, iov, (int)n, hop, is_request);
+}
+
+int sbc_transport_send_bytes(sbc_transport_t *t, const void *data, size_t len, sbc_hop_t *hop, bool is_request)
+{
+    if (!data || !len || !hop) {
+        return -EINVAL;
+    }
+    if (hop->tp == SBC_TP_UDP && len > SBC_UDP_MAX_SEND) {
+        return -EMSGSIZE;
+    }
+    struct iovec iov = { .iov_base = (void *)data, .iov_len = len };
+    return transport_sendv(t, &iov, 1, hop, is_request);
+}
+
+static int transport_sendv(sbc_transport_t *t, struct iovec *iov, int n, sbc_hop_t *hop, bool is_request)
+{
     if (hop->tp == SBC_TP_UDP) {
         sbc_udp_t *u = udp_for(t, hop->iface);
         if (!u) {
             return -ENETUNREACH;
         }
         const struct sockaddr *from = hop->local_len ? (struct sockaddr *)&hop->local : NULL;
-        if (sbc_udp_sendv(u, iov, (int)n, (struct sockaddr *)&hop->peer, hop->peer_len, from) < 0) {
+        if (sbc_udp_sendv(u, iov, n, (struct sockaddr *)&hop->peer, hop->peer_len, from) < 0) {
             return -errno;
         }
         if (hop->local_len == 0) {
@@ -179,7 +198,7 @@ int sbc_transport_send(sbc_transport_t *t, msg_t *msg, sbc_hop_t *hop, bool is_r
         }
         return 0;
     }
-    return sbc_stream_send(t->stream, hop, iov, (int)n, is_request);
+    return sbc_stream_send(t->stream, hop, iov, n, is_request);
 }
 
 int sbc_transport_close_conn(sbc_transport_t *t, uint64_t conn_id)

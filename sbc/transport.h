@@ -74,6 +74,9 @@ int sbc_transport_register(sbc_transport_t *t, const sbc_interface_t *iface, sbc
  *   later arrives through on_send_error.
  * Returns 0 or a negative errno. */
 int sbc_transport_send(sbc_transport_t *t, msg_t *msg, sbc_hop_t *hop, bool is_request);
+/* The same for a message already serialized (e.g. handed over by another
+ * worker), so it is not parsed again just to be sent. */
+int sbc_transport_send_bytes(sbc_transport_t *t, const void *data, size_t len, sbc_hop_t *hop, bool is_request);
 
 /* Closes a stream connection (e.g. 503 + Retry-After from Teams, R8). */
 int sbc_transport_close_conn(sbc_transport_t *t, uint64_t conn_id);
