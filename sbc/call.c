@@ -3,6 +3,7 @@
  * state and parsed once (sbc_sipmsg_parse), which keeps every header we send
  * under our control: no identifier of one leg can leak into the other. */
 #include "sbc/call.h"
+#include "sbc/call_int.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -24,67 +25,8 @@
 #include "sbc/route.h"
 #include "sbc/sipmsg.h"
 
-#define ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY"
 #define SETUP_TIMEOUT_MS (180 * 1000)   /* ring-no-answer bound */
 #define MAX_BODY 16384
-
-enum call_state { CS_ROUTING = 0, CS_EARLY, CS_CONFIRMED, CS_ENDING };
-
-typedef struct leg {
-    bool teams;                 /* faces the Teams edge */
-    char call_id[96];
-    char local_tag[64];
-    char remote_tag[128];
-    char local_uri[384];        /* name-addr without tag */
-    char remote_uri[384];
-    char contact[384];          /* our Contact on this leg */
-    char target[512];           /* peer's Contact URI: where in-dialog requests go */
-    char route[1024];           /* Route header value, "" = none */
-    char via_host[256];
-    uint16_t via_port;
-    uint32_t cseq;              /* our last CSeq on this leg */
-    uint32_t invite_cseq;       /* CSeq of the INVITE to ACK */
-    sbc_hop_t hop;              /* next hop for our requests */
-} leg_t;
-
-/* One relayed in-dialog request: st on one leg, ct on the other. */
-typedef struct fwd {
-    sbc_txn_t *st, *ct;
-    leg_t *from, *to;
-    bool invite;
-} fwd_t;
-
-struct sbc_call {
-    sbc_call_t *next, *prev;
-    sbc_sig_t *sig;
-    sbc_config_t *cfg;          /* the snapshot the call started with */
-    const sbc_tenant_t *tenant;
-    const sbc_trunk_t *trunk;
-    sbc_adm_slot_t *adm_tenant, *adm_trunk;
-    bool to_teams;
-    enum call_state state;
-    leg_t a, b;
-    msg_t *a_invite;            /* kept for failover and the answer's headers */
-    sbc_txn_t *a_ist, *b_ict, *b_cancel_wait;
-    sbc_txn_t *bye_ct[2];
-    sbc_txl_2xx_t *a_2xx;       /* our 2xx toward A until its ACK */
-    size_t next_target;         /* failover position in order[] */
-    uint8_t order[32];          /* targets to try: healthy and unknown first, down last */
-    size_t n_order;
-    bool b_provisional, a_final_sent, cancelled;
-    int fail_status;
-    fwd_t fwd;
-    sbc_txl_2xx_t *fwd_2xx;
-    sbc_timer_t setup_timer;
-    sbc_timer_t target_timer;   /* failover_timeout of the current target */
-    struct sbc_media_session *ms;
-    char *b_offer;              /* our SDP offer toward B (kept for failover) */
-    size_t b_offer_len;
-    char called[32], calling[64];
-    char end_reason[64];
-    int end_status;             /* final SIP status of the set-up (0 while none) */
-    time_t started, answered;
-};
 
 /* ---- helpers --------------------------------------------------------------- */
 
@@ -98,7 +40,7 @@ static sip_t *sip_of(msg_t *m)
     return sip_object(m);
 }
 
-static void url_text(const url_t *u, char *buf, size_t cap)
+void call_url_text(const url_t *u, char *buf, size_t cap)
 {
     su_home_t home[1] = { SU_HOME_INIT(home) };
     char *s = url_as_string(home, u);
@@ -110,7 +52,7 @@ static void url_text(const url_t *u, char *buf, size_t cap)
 static void addr_text(const sip_addr_t *a, char *buf, size_t cap)
 {
     char u[320];
-    url_text(a->a_url, u, sizeof u);
+    call_url_text(a->a_url, u, sizeof u);
     if (a->a_display && *a->a_display)
         snprintf(buf, cap, "%s <%s>", a->a_display, u);
     else
@@ -118,7 +60,7 @@ static void addr_text(const sip_addr_t *a, char *buf, size_t cap)
 }
 
 /* Route set from Record-Route: as received (we are UAS) or reversed (UAC). */
-static void route_set(const sip_t *sip, bool reverse, char *buf, size_t cap)
+void call_route_set(const sip_t *sip, bool reverse, char *buf, size_t cap)
 {
     const sip_record_route_t *rr[16];
     int n = 0;
@@ -129,7 +71,7 @@ static void route_set(const sip_t *sip, bool reverse, char *buf, size_t cap)
     for (int i = 0; i < n && off < cap; i++) {
         const sip_record_route_t *r = rr[reverse ? n - 1 - i : i];
         char u[320];
-        url_text(r->r_url, u, sizeof u);
+        call_url_text(r->r_url, u, sizeof u);
         off += (size_t)snprintf(buf + off, cap - off, "%s<%s>", i ? ", " : "", u);
     }
 }
@@ -137,7 +79,7 @@ static void route_set(const sip_t *sip, bool reverse, char *buf, size_t cap)
 /* The next hop toward a URI on a leg. Toward Teams a host that names a
  * configured proxy uses its pinned address; TLS always carries the name for
  * SNI and the certificate check. */
-static int hop_for_uri(sbc_call_t *c, leg_t *leg, const char *uri_text)
+int call_hop_for_uri(sbc_call_t *c, leg_t *leg, const char *uri_text)
 {
     su_home_t home[1] = { SU_HOME_INIT(home) };
     url_t *u = url_make(home, uri_text);
@@ -190,7 +132,7 @@ out:
 
 /* Where in-dialog requests of a leg go: the first Route if there is a route
  * set (loose routing), else the peer's Contact. */
-static int leg_update_hop(sbc_call_t *c, leg_t *leg)
+int call_leg_update_hop(sbc_call_t *c, leg_t *leg)
 {
     char first[512];
     const char *next = leg->target;
@@ -202,11 +144,11 @@ static int leg_update_hop(sbc_call_t *c, leg_t *leg)
             next = first;
         }
     }
-    return next[0] ? hop_for_uri(c, leg, next) : -1;
+    return next[0] ? call_hop_for_uri(c, leg, next) : -1;
 }
 
 /* Builds and parses one request on a leg. ruri NULL = the leg's target. */
-static msg_t *build_request(sbc_call_t *c, leg_t *leg, const char *method, const char *ruri, uint32_t cseq,
+msg_t *call_build_request(sbc_call_t *c, leg_t *leg, const char *method, const char *ruri, uint32_t cseq,
                             const char *extra, const char *ctype, const char *body, size_t blen)
 {
     sbc_sig_t *s = c->sig;
@@ -226,7 +168,7 @@ static msg_t *build_request(sbc_call_t *c, leg_t *leg, const char *method, const
                      "CSeq: %u %s\r\n"
                      "%s%s%s"
                      "Contact: %s\r\n"
-                     "Allow: " ALLOW "\r\n"
+                     "Allow: " CALL_ALLOW "\r\n"
                      "%s%s%s"
                      "%s"
                      "%s%s%s"
@@ -258,13 +200,13 @@ static msg_t *build_request(sbc_call_t *c, leg_t *leg, const char *method, const
 }
 
 /* Adds Contact and a body to a response built by sbc_sipmsg_response. */
-static msg_t *build_response(sbc_call_t *c, leg_t *leg, msg_t *req, int status, const char *phrase,
+msg_t *call_build_response(sbc_call_t *c, leg_t *leg, msg_t *req, int status, const char *phrase,
                              const char *extra, const char *ctype, const char *body, size_t blen)
 {
     char hdrs[1024];
     snprintf(hdrs, sizeof hdrs, "%s%s%s%s%s", status > 100 && status < 300 ? "Contact: " : "",
              status > 100 && status < 300 ? leg->contact : "", status > 100 && status < 300 ? "\r\n" : "",
-             status >= 200 && status < 300 ? "Allow: " ALLOW "\r\n" : "", extra ? extra : "");
+             status >= 200 && status < 300 ? "Allow: " CALL_ALLOW "\r\n" : "", extra ? extra : "");
     sbc_sipmsg_resp_opt_t opt = { .to_tag = leg->local_tag, .extra = hdrs };
     msg_t *r = sbc_sipmsg_response(req, status, phrase, &opt);
     if (!r || !ctype || !body || !blen)
@@ -310,7 +252,7 @@ static msg_t *build_response(sbc_call_t *c, leg_t *leg, msg_t *req, int status, 
     return m;
 }
 
-static void body_of(msg_t *m, const char **ctype, const char **body, size_t *blen)
+void call_body_of(msg_t *m, const char **ctype, const char **body, size_t *blen)
 {
     sip_t *sip = sip_of(m);
     *ctype = NULL;
@@ -323,12 +265,12 @@ static void body_of(msg_t *m, const char **ctype, const char **body, size_t *ble
     }
 }
 
-static bool is_sdp(const char *ctype)
+bool call_is_sdp(const char *ctype)
 {
     return ctype && !strncasecmp(ctype, "application/sdp", 15);
 }
 
-static int leg_index(const sbc_call_t *c, const leg_t *l)
+int call_leg_index(const sbc_call_t *c, const leg_t *l)
 {
     return l == &c->a ? 0 : 1;
 }
@@ -347,14 +289,9 @@ static int media_status_code(enum sbc_media_status st)
     }
 }
 
-typedef struct sdp_out {
-    char text[SBC_MEDIA_SDP_MAX];
-    size_t len;
-} sdp_out_t;
-
 /* Runs an SDP body received on leg `from` through the media session (offer
  * or answer) into out; a non-SDP body is copied as is. */
-static enum sbc_media_status media_apply(sbc_call_t *c, int from, bool offer, const char *ctype, const char *body,
+enum sbc_media_status call_media_apply(sbc_call_t *c, int from, bool offer, const char *ctype, const char *body,
                                          size_t blen, sdp_out_t *out)
 {
     out->len = 0;
@@ -362,7 +299,7 @@ static enum sbc_media_status media_apply(sbc_call_t *c, int from, bool offer, co
         return SBC_MEDIA_OK;
     char err[256] = "";
     enum sbc_media_status st;
-    if (!is_sdp(ctype)) {
+    if (!call_is_sdp(ctype)) {
         if (blen >= sizeof out->text)
             return SBC_MEDIA_E_SDP;
         memcpy(out->text, body, blen);
@@ -379,7 +316,7 @@ static enum sbc_media_status media_apply(sbc_call_t *c, int from, bool offer, co
     return st;
 }
 
-static const char *tenant_name(const sbc_call_t *c)
+const char *call_tenant_name(const sbc_call_t *c)
 {
     return c->tenant ? c->tenant->name : NULL;
 }
@@ -477,7 +414,7 @@ static void call_free(sbc_call_t *c)
 {
     sbc_sig_t *s = c->sig;
     sbc_sig_stats_t *st = sbc_sig_stats(s);
-    LOG_CALL(SBC_LOG_INFO, c->a.call_id, tenant_name(c), "call %s -> %s ended: %s", c->calling, c->called,
+    LOG_CALL(SBC_LOG_INFO, c->a.call_id, call_tenant_name(c), "call %s -> %s ended: %s", c->calling, c->called,
              c->end_reason[0] ? c->end_reason : "normal");
     write_cdr(c);
     sbc_sig_call_unindex(s, c->a.local_tag);
@@ -512,7 +449,7 @@ static void call_free(sbc_call_t *c)
 }
 
 /* Ends the call once nothing is outstanding. */
-static void maybe_free(sbc_call_t *c)
+void call_maybe_free(sbc_call_t *c)
 {
     if (c->state == CS_ENDING && !c->bye_ct[0] && !c->bye_ct[1] && !c->b_ict && !c->b_cancel_wait &&
         !c->fwd.ct)
@@ -521,12 +458,12 @@ static void maybe_free(sbc_call_t *c)
 
 static void send_bye(sbc_call_t *c, leg_t *leg, int slot)
 {
-    msg_t *bye = build_request(c, leg, "BYE", NULL, ++leg->cseq, NULL, NULL, NULL, 0);
+    msg_t *bye = call_build_request(c, leg, "BYE", NULL, ++leg->cseq, NULL, NULL, NULL, 0);
     c->bye_ct[slot] = bye ? sbc_txl_request(sbc_sig_txl(c->sig), bye, &leg->hop, c) : NULL;
 }
 
 /* Hangs up both legs (those that have a dialog) except `except`. */
-static void end_call(sbc_call_t *c, const char *reason, leg_t *except)
+void call_end(sbc_call_t *c, const char *reason, leg_t *except)
 {
     if (c->state == CS_ENDING)
         return;
@@ -545,7 +482,7 @@ static void end_call(sbc_call_t *c, const char *reason, leg_t *except)
         if (except != &c->b)
             send_bye(c, &c->b, 1);
     }
-    maybe_free(c);
+    call_maybe_free(c);
 }
 
 /* ---- answering leg A ---------------------------------------------------------- */
@@ -554,7 +491,7 @@ static void a_2xx_timeout(void *arg)
 {
     sbc_call_t *c = arg;
     c->a_2xx = NULL;
-    end_call(c, "no ACK for 2xx", NULL);
+    call_end(c, "no ACK for 2xx", NULL);
 }
 
 static void reply_a(sbc_call_t *c, int status, const char *phrase, const char *extra, const char *ctype,
@@ -562,7 +499,7 @@ static void reply_a(sbc_call_t *c, int status, const char *phrase, const char *e
 {
     if (!c->a_ist || c->a_final_sent)
         return;
-    msg_t *r = build_response(c, &c->a, sbc_txn_request(c->a_ist), status, phrase, extra, ctype, body, blen);
+    msg_t *r = call_build_response(c, &c->a, sbc_txn_request(c->a_ist), status, phrase, extra, ctype, body, blen);
     if (!r)
         return;
     if (status >= 200) {
@@ -585,7 +522,7 @@ static void fail_call(sbc_call_t *c, int status, const char *phrase, const char 
     if (status == 486 && c->to_teams)
         snprintf(extra, sizeof extra, "Reason: Q.850;cause=17\r\n");   /* R47 */
     reply_a(c, status, phrase, extra, NULL, NULL, 0);
-    end_call(c, reason, NULL);
+    call_end(c, reason, NULL);
 }
 
 /* ---- leg B: the outgoing INVITE and failover ---------------------------------- */
@@ -646,12 +583,12 @@ static int b_invite_next(sbc_call_t *c)
             sbc_sipmsg_make_call_id(b->call_id, sizeof b->call_id, sbc_sig_index(c->sig));
             b->cseq = 0;
         }
-        if (hop_for_uri(c, b, ruri) < 0) {
-            LOG_CALL(SBC_LOG_WARN, c->a.call_id, tenant_name(c), "cannot resolve %s, trying the next", hostport);
+        if (call_hop_for_uri(c, b, ruri) < 0) {
+            LOG_CALL(SBC_LOG_WARN, c->a.call_id, call_tenant_name(c), "cannot resolve %s, trying the next", hostport);
             continue;
         }
         int mf = sbc_sipmsg_max_forwards_next(sip_of(c->a_invite));
-        msg_t *inv = build_request(c, b, "INVITE", ruri, ++b->cseq, NULL, "application/sdp", c->b_offer,
+        msg_t *inv = call_build_request(c, b, "INVITE", ruri, ++b->cseq, NULL, "application/sdp", c->b_offer,
                                    c->b_offer_len);
         if (!inv)
             return -1;
@@ -666,7 +603,7 @@ static int b_invite_next(sbc_call_t *c)
         c->b_provisional = false;
         if (c->next_target > 1)
             sbc_sig_stats(c->sig)->failovers++;
-        LOG_CALL(SBC_LOG_INFO, c->a.call_id, tenant_name(c), "INVITE %s -> %s (target %zu)", c->called, hostport, i + 1);
+        LOG_CALL(SBC_LOG_INFO, c->a.call_id, call_tenant_name(c), "INVITE %s -> %s (target %zu)", c->called, hostport, i + 1);
         c->b_ict = sbc_txl_request(txl, inv, &b->hop, c);
         if (c->b_ict) {
             uint32_t t = c->to_teams ? c->cfg->teams.failover_timeout_ms : c->trunk->failover_timeout_ms;
@@ -684,7 +621,7 @@ static void b_failed(sbc_call_t *c, int status, const char *why)
     if (c->state != CS_ENDING && !c->cancelled && b_invite_next(c) == 0)
         return;
     if (c->state == CS_ENDING) {
-        maybe_free(c);
+        call_maybe_free(c);
         return;
     }
     fail_call(c, status, NULL, why);
@@ -697,7 +634,7 @@ static void target_timeout(void *arg)
     sbc_call_t *c = arg;
     if (!c->b_ict || c->b_provisional || c->state == CS_ENDING)
         return;
-    LOG_CALL(SBC_LOG_WARN, c->a.call_id, tenant_name(c), "no response from %s in time, failing over",
+    LOG_CALL(SBC_LOG_WARN, c->a.call_id, call_tenant_name(c), "no response from %s in time, failing over",
              c->b.hop.tls_name[0] ? c->b.hop.tls_name : "the target");
     detach(&c->b_ict);
     b_failed(c, 408, "no target answered");
@@ -746,9 +683,9 @@ static void media_timeout(struct sbc_media_session *ms, void *arg)
 {
     sbc_call_t *c = arg;
     sbc_sig_stats(c->sig)->media_timeouts++;
-    LOG_CALL(SBC_LOG_INFO, c->a.call_id, tenant_name(c), "no media, ending the call");
+    LOG_CALL(SBC_LOG_INFO, c->a.call_id, call_tenant_name(c), "no media, ending the call");
     if (c->state == CS_CONFIRMED)
-        end_call(c, "media timeout", NULL);
+        call_end(c, "media timeout", NULL);
     else
         fail_call(c, 408, "Request Timeout", "media timeout");
 }
@@ -776,16 +713,16 @@ static int media_start(sbc_call_t *c, msg_t *invite)
     char err[256];
     c->ms = sbc_media_session_create(sbc_sig_media(c->sig), legs, media_timeout, c, err, sizeof err);
     if (!c->ms) {
-        LOG_CALL(SBC_LOG_ERROR, c->a.call_id, tenant_name(c), "media session: %s", err);
+        LOG_CALL(SBC_LOG_ERROR, c->a.call_id, call_tenant_name(c), "media session: %s", err);
         fail_call(c, 500, "Server Internal Error", "media session failed");
         return -1;
     }
     sbc_media_session_set_timeout(c->ms, c->cfg->node.media_timeout_ms);   /* follows reloads */
     const char *ctype, *body;
     size_t blen;
-    body_of(invite, &ctype, &body, &blen);
+    call_body_of(invite, &ctype, &body, &blen);
     sdp_out_t *out = malloc(sizeof *out);
-    enum sbc_media_status st = out ? media_apply(c, 0, true, ctype, body, blen, out) : SBC_MEDIA_E_INTERNAL;
+    enum sbc_media_status st = out ? call_media_apply(c, 0, true, ctype, body, blen, out) : SBC_MEDIA_E_INTERNAL;
     if (st != SBC_MEDIA_OK || !out->len) {
         free(out);
         sbc_sig_stats(c->sig)->rejected_media++;
@@ -876,11 +813,11 @@ static void new_call(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_t *h
     snprintf(a->remote_tag, sizeof a->remote_tag, "%s", sip->sip_from->a_tag ? sip->sip_from->a_tag : "");
     addr_text(sip->sip_to, a->local_uri, sizeof a->local_uri);
     addr_text(sip->sip_from, a->remote_uri, sizeof a->remote_uri);
-    route_set(sip, false, a->route, sizeof a->route);
+    call_route_set(sip, false, a->route, sizeof a->route);
     a->cseq = 0;
     a->hop = *hop;
     if (sip->sip_contact)
-        url_text(sip->sip_contact->m_url, a->target, sizeof a->target);
+        call_url_text(sip->sip_contact->m_url, a->target, sizeof a->target);
 
     /* Leg B: a new dialog with identifiers of our own. */
     sbc_sipmsg_make_call_id(b->call_id, sizeof b->call_id, sbc_sig_index(s));
@@ -907,7 +844,7 @@ static void new_call(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_t *h
         snprintf(b->local_uri, sizeof b->local_uri, "<sip:%s@%s>", num, b->via_host);
     }
 
-    if (leg_update_hop(c, a) < 0)
+    if (call_leg_update_hop(c, a) < 0)
         a->hop = *hop;   /* no usable Contact: answer where it came from */
 
     sbc_call_t **head = sbc_sig_call_list(s);
@@ -918,7 +855,7 @@ static void new_call(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_t *h
     call_index(c);
     stats->calls_active++;
     stats->calls_total++;
-    LOG_CALL(SBC_LOG_INFO, a->call_id, tenant_name(c), "new call %s -> %s %s (trunk %s)", c->calling, c->called,
+    LOG_CALL(SBC_LOG_INFO, a->call_id, call_tenant_name(c), "new call %s -> %s %s (trunk %s)", c->calling, c->called,
              c->to_teams ? "to Teams" : "from Teams", c->trunk->name);
     sbc_timer_start(&c->setup_timer, SETUP_TIMEOUT_MS);
     if (media_start(c, msg) < 0)
@@ -968,17 +905,17 @@ static void forward_request(sbc_call_t *c, leg_t *from, sbc_txn_t *st, msg_t *ms
     leg_t *to = other(c, from);
     const char *ctype, *body;
     size_t blen;
-    body_of(msg, &ctype, &body, &blen);
+    call_body_of(msg, &ctype, &body, &blen);
     sdp_out_t *out = malloc(sizeof *out);
     bool offer = is_invite || sip->sip_request->rq_method == sip_method_update;
-    enum sbc_media_status mst = out ? media_apply(c, leg_index(c, from), offer, ctype, body, blen, out)
+    enum sbc_media_status mst = out ? call_media_apply(c, call_leg_index(c, from), offer, ctype, body, blen, out)
                                     : SBC_MEDIA_E_INTERNAL;
     if (mst != SBC_MEDIA_OK) {
         free(out);
         sbc_txl_reply(txl, st, media_status_code(mst), NULL, NULL);
         return;
     }
-    if (!is_sdp(ctype) && blen)
+    if (!call_is_sdp(ctype) && blen)
         ctype = ctype ? ctype : "application/octet-stream";
     char extra[512] = "";
     size_t off = 0;
@@ -988,7 +925,7 @@ static void forward_request(sbc_call_t *c, leg_t *from, sbc_txn_t *st, msg_t *ms
     if (sip->sip_subscription_state)
         off += (size_t)snprintf(extra + off, sizeof extra - off, "Subscription-State: %s\r\n",
                                 sip->sip_subscription_state->ss_substate);
-    msg_t *req = build_request(c, to, method, NULL, ++to->cseq, extra, out->len ? (is_sdp(ctype) ? "application/sdp" : ctype) : NULL,
+    msg_t *req = call_build_request(c, to, method, NULL, ++to->cseq, extra, out->len ? (call_is_sdp(ctype) ? "application/sdp" : ctype) : NULL,
                                out->text, out->len);
     free(out);
     if (is_invite)
@@ -1002,9 +939,9 @@ static void forward_request(sbc_call_t *c, leg_t *from, sbc_txn_t *st, msg_t *ms
     c->fwd = (fwd_t){ .st = st, .ct = ct, .from = from, .to = to, .invite = is_invite };
 }
 
-static void send_ack(sbc_call_t *c, leg_t *leg, uint32_t cseq)
+void call_send_ack(sbc_call_t *c, leg_t *leg, uint32_t cseq)
 {
-    msg_t *ack = build_request(c, leg, "ACK", NULL, cseq, NULL, NULL, NULL, 0);
+    msg_t *ack = call_build_request(c, leg, "ACK", NULL, cseq, NULL, NULL, NULL, 0);
     if (ack) {
         sbc_txl_send(sbc_sig_txl(c->sig), ack, &leg->hop);
         msg_destroy(ack);
@@ -1016,10 +953,10 @@ static void options_reply(sbc_sig_t *s, sbc_txn_t *st, const sbc_hop_t *hop)
     sbc_config_t *cfg = sbc_sig_config(s);
     char extra[512];
     if (sbc_route_from_teams(cfg, hop))
-        snprintf(extra, sizeof extra, "Allow: " ALLOW "\r\nAccept: application/sdp\r\nContact: <sip:%s:%u;transport=tls>\r\n",
+        snprintf(extra, sizeof extra, "Allow: " CALL_ALLOW "\r\nAccept: application/sdp\r\nContact: <sip:%s:%u;transport=tls>\r\n",
                  cfg->teams.base_fqdn, cfg->teams.interface->sip_port);
     else
-        snprintf(extra, sizeof extra, "Allow: " ALLOW "\r\nAccept: application/sdp\r\n");
+        snprintf(extra, sizeof extra, "Allow: " CALL_ALLOW "\r\nAccept: application/sdp\r\n");
     sbc_sipmsg_resp_opt_t opt = { .extra = extra };
     sbc_sig_stats(s)->options_answered++;
     if (sbc_sig_draining()) {
@@ -1050,7 +987,7 @@ void sbc_call_on_request(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_
                 c->b_cancel_wait = c->b_ict;
                 c->b_ict = NULL;
             }
-            end_call(c, "cancelled", NULL);
+            call_end(c, "cancelled", NULL);
         }
         return;
     }
@@ -1062,7 +999,7 @@ void sbc_call_on_request(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_
             return options_reply(s, st, hop);
         if (m == sip_method_ack)
             return;
-        sbc_sipmsg_resp_opt_t opt = { .extra = "Allow: " ALLOW "\r\n" };
+        sbc_sipmsg_resp_opt_t opt = { .extra = "Allow: " CALL_ALLOW "\r\n" };
         sbc_txl_reply(txl, st, 405, NULL, &opt);
         return;
     }
@@ -1088,7 +1025,7 @@ void sbc_call_on_request(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_
     }
     if (m == sip_method_bye) {
         sbc_txl_reply(txl, st, 200, NULL, NULL);
-        LOG_CALL(SBC_LOG_INFO, c->a.call_id, tenant_name(c), "BYE from the %s side",
+        LOG_CALL(SBC_LOG_INFO, c->a.call_id, call_tenant_name(c), "BYE from the %s side",
                  leg->teams ? "Teams" : "carrier");
         if (c->state == CS_EARLY || c->state == CS_ROUTING) {
             /* BYE in an early dialog from B: treat as a failure of the call. */
@@ -1100,7 +1037,7 @@ void sbc_call_on_request(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_
             fail_call(c, 487, "Request Terminated", "BYE before answer");
             return;
         }
-        end_call(c, leg->teams ? "BYE from Teams" : "BYE from carrier", leg);
+        call_end(c, leg->teams ? "BYE from Teams" : "BYE from carrier", leg);
         return;
     }
     forward_request(c, leg, st, msg);
@@ -1115,10 +1052,10 @@ static void b_confirm(sbc_call_t *c, const sip_t *sip)
     leg_t *b = &c->b;
     snprintf(b->remote_tag, sizeof b->remote_tag, "%s", sip->sip_to->a_tag ? sip->sip_to->a_tag : "");
     if (sip->sip_contact)
-        url_text(sip->sip_contact->m_url, b->target, sizeof b->target);
-    route_set(sip, true, b->route, sizeof b->route);
-    leg_update_hop(c, b);
-    send_ack(c, b, b->invite_cseq);
+        call_url_text(sip->sip_contact->m_url, b->target, sizeof b->target);
+    call_route_set(sip, true, b->route, sizeof b->route);
+    call_leg_update_hop(c, b);
+    call_send_ack(c, b, b->invite_cseq);
 }
 
 static void on_b_invite_response(sbc_call_t *c, msg_t *msg)
@@ -1137,10 +1074,10 @@ static void on_b_invite_response(sbc_call_t *c, msg_t *msg)
             snprintf(b->remote_tag, sizeof b->remote_tag, "%s", sip->sip_to->a_tag);
         const char *ctype, *body;
         size_t blen;
-        body_of(msg, &ctype, &body, &blen);
+        call_body_of(msg, &ctype, &body, &blen);
         sdp_out_t out;
         /* Early media: an unusable provisional answer is relayed without SDP. */
-        if (media_apply(c, 1, false, ctype, body, blen, &out) != SBC_MEDIA_OK)
+        if (call_media_apply(c, 1, false, ctype, body, blen, &out) != SBC_MEDIA_OK)
             out.len = 0;
         reply_a(c, status, sip->sip_status->st_phrase, NULL, out.len ? "application/sdp" : NULL, out.text, out.len);
         return;
@@ -1151,15 +1088,15 @@ static void on_b_invite_response(sbc_call_t *c, msg_t *msg)
             send_bye(c, b, 1);   /* answered after we gave up (CANCEL race) */
             c->b_ict = NULL;
             c->b_cancel_wait = NULL;
-            maybe_free(c);
+            call_maybe_free(c);
             return;
         }
         c->b_ict = NULL;
         const char *ctype, *body;
         size_t blen;
-        body_of(msg, &ctype, &body, &blen);
+        call_body_of(msg, &ctype, &body, &blen);
         sdp_out_t out;
-        enum sbc_media_status mst = media_apply(c, 1, false, ctype, body, blen, &out);
+        enum sbc_media_status mst = call_media_apply(c, 1, false, ctype, body, blen, &out);
         if (mst != SBC_MEDIA_OK || (!out.len && !c->b_provisional)) {
             /* Answered with media we cannot use: hang up B, refuse A. */
             sbc_sig_stats(c->sig)->rejected_media++;
@@ -1172,18 +1109,18 @@ static void on_b_invite_response(sbc_call_t *c, msg_t *msg)
         sbc_timer_stop(&c->setup_timer);
         sbc_sig_stats(c->sig)->calls_answered++;
         reply_a(c, 200, sip->sip_status->st_phrase, NULL, out.len ? "application/sdp" : NULL, out.text, out.len);
-        LOG_CALL(SBC_LOG_INFO, c->a.call_id, tenant_name(c), "answered");
+        LOG_CALL(SBC_LOG_INFO, c->a.call_id, call_tenant_name(c), "answered");
         return;
     }
     /* Final failure. Failover before any provisional: 408/503/504 (R8). */
     if (c->state == CS_ENDING) {
         c->b_ict = NULL;
         c->b_cancel_wait = NULL;
-        maybe_free(c);
+        call_maybe_free(c);
         return;
     }
     if (!c->b_provisional && (status == 408 || status == 503 || status == 504)) {
-        LOG_CALL(SBC_LOG_WARN, c->a.call_id, tenant_name(c), "target answered %d, failing over", status);
+        LOG_CALL(SBC_LOG_WARN, c->a.call_id, call_tenant_name(c), "target answered %d, failing over", status);
         if (status == 503 && b->hop.conn_id && c->to_teams)
             sbc_sig_close_conn(c->sig, b->hop.conn_id);   /* R8: drop that connection */
         b_failed(c, status, "all targets failed");
@@ -1206,20 +1143,20 @@ static void on_fwd_response(sbc_call_t *c, msg_t *msg)
     if (f.invite && status < 300) {
         /* Re-INVITE answered: refresh the target, ACK, pass the 2xx back. */
         if (sip->sip_contact) {
-            url_text(sip->sip_contact->m_url, f.to->target, sizeof f.to->target);
-            leg_update_hop(c, f.to);
+            call_url_text(sip->sip_contact->m_url, f.to->target, sizeof f.to->target);
+            call_leg_update_hop(c, f.to);
         }
-        send_ack(c, f.to, f.to->invite_cseq);
+        call_send_ack(c, f.to, f.to->invite_cseq);
     }
     const char *ctype, *body;
     size_t blen;
-    body_of(msg, &ctype, &body, &blen);
+    call_body_of(msg, &ctype, &body, &blen);
     sdp_out_t out;
     out.len = 0;
-    if (status < 300 && media_apply(c, leg_index(c, f.to), false, ctype, body, blen, &out) != SBC_MEDIA_OK)
+    if (status < 300 && call_media_apply(c, call_leg_index(c, f.to), false, ctype, body, blen, &out) != SBC_MEDIA_OK)
         out.len = 0;
-    msg_t *r = build_response(c, f.from, sbc_txn_request(f.st), status, sip->sip_status->st_phrase, NULL,
-                              out.len ? (is_sdp(ctype) ? "application/sdp" : ctype) : NULL, out.text, out.len);
+    msg_t *r = call_build_response(c, f.from, sbc_txn_request(f.st), status, sip->sip_status->st_phrase, NULL,
+                              out.len ? (call_is_sdp(ctype) ? "application/sdp" : ctype) : NULL, out.text, out.len);
     if (r) {
         if (f.invite && status < 300)
             c->fwd_2xx = sbc_txl_2xx_retransmit_start(sbc_sig_txl(c->sig), r, sbc_txn_hop(f.st), fwd_2xx_timeout, c);
@@ -1227,7 +1164,7 @@ static void on_fwd_response(sbc_call_t *c, msg_t *msg)
     }
     sbc_txn_detach(f.st);
     memset(&c->fwd, 0, sizeof c->fwd);
-    maybe_free(c);
+    call_maybe_free(c);
 }
 
 static int bye_slot(sbc_call_t *c, sbc_txn_t *ct)
@@ -1253,7 +1190,7 @@ void sbc_call_on_response(sbc_sig_t *s, sbc_txn_t *ct, void *ctx, msg_t *msg, co
                 send_bye(c, &c->b, 1);   /* answered although cancelled */
             }
             c->b_cancel_wait = NULL;
-            maybe_free(c);
+            call_maybe_free(c);
         }
         return;
     }
@@ -1264,14 +1201,14 @@ void sbc_call_on_response(sbc_sig_t *s, sbc_txn_t *ct, void *ctx, msg_t *msg, co
     int slot = bye_slot(c, ct);
     if (slot >= 0 && status >= 200) {
         c->bye_ct[slot] = NULL;
-        maybe_free(c);
+        call_maybe_free(c);
     }
 }
 
 static void client_failed(sbc_call_t *c, sbc_txn_t *ct, int status, const char *why)
 {
     if (ct == c->b_ict) {
-        LOG_CALL(SBC_LOG_WARN, c->a.call_id, tenant_name(c), "target %s: %s, failing over", c->b.hop.tls_name, why);
+        LOG_CALL(SBC_LOG_WARN, c->a.call_id, call_tenant_name(c), "target %s: %s, failing over", c->b.hop.tls_name, why);
         b_failed(c, status, why);
         return;
     }
@@ -1285,7 +1222,7 @@ static void client_failed(sbc_call_t *c, sbc_txn_t *ct, int status, const char *
     int slot = bye_slot(c, ct);
     if (slot >= 0)
         c->bye_ct[slot] = NULL;
-    maybe_free(c);
+    call_maybe_free(c);
 }
 
 void sbc_call_on_timeout(sbc_sig_t *s, sbc_txn_t *ct, void *ctx)
@@ -1319,7 +1256,7 @@ void sbc_call_hangup_all(sbc_sig_t *s, const char *reason)
         if (c->state == CS_ENDING)
             continue;
         if (c->state == CS_CONFIRMED) {
-            end_call(c, reason, NULL);
+            call_end(c, reason, NULL);
         } else {
             if (c->b_ict) {
                 sbc_txl_cancel(sbc_sig_txl(s), c->b_ict, NULL);
