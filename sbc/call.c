@@ -24,6 +24,7 @@
 #include "sbc/resolve.h"
 #include "sbc/route.h"
 #include "sbc/sipmsg.h"
+#include "sbc/transfer.h"
 
 #define SETUP_TIMEOUT_MS (180 * 1000)   /* ring-no-answer bound */
 #define MAX_BODY 16384
@@ -154,7 +155,7 @@ msg_t *call_build_request(sbc_call_t *c, leg_t *leg, const char *method, const c
     sbc_sig_t *s = c->sig;
     char branch[SBC_SIPMSG_ID_MAX];
     sbc_sipmsg_make_branch(branch, sizeof branch, sbc_sig_index(s));
-    size_t cap = 4096 + blen;
+    size_t cap = 8192 + blen;   /* Refer-To targets and Referred-By reach 400+ chars */
     char *buf = malloc(cap);
     if (!buf)
         return NULL;
@@ -289,6 +290,18 @@ static int media_status_code(enum sbc_media_status st)
     }
 }
 
+static void keep_sdp(char **slot, size_t *len, const char *body, size_t blen)
+{
+    char *copy = malloc(blen + 1);   /* body may be *slot itself: copy first */
+    if (!copy)
+        return;
+    memcpy(copy, body, blen);
+    copy[blen] = '\0';
+    free(*slot);
+    *slot = copy;
+    *len = blen;
+}
+
 /* Runs an SDP body received on leg `from` through the media session (offer
  * or answer) into out; a non-SDP body is copied as is. */
 enum sbc_media_status call_media_apply(sbc_call_t *c, int from, bool offer, const char *ctype, const char *body,
@@ -310,9 +323,14 @@ enum sbc_media_status call_media_apply(sbc_call_t *c, int from, bool offer, cons
         st = sbc_media_session_offer(c->ms, from, body, blen, out->text, sizeof out->text, &out->len, err, sizeof err);
     else
         st = sbc_media_session_answer(c->ms, from, body, blen, out->text, sizeof out->text, &out->len, err, sizeof err);
-    if (st != SBC_MEDIA_OK)
+    if (st != SBC_MEDIA_OK) {
         LOG_CALL(SBC_LOG_WARN, c->a.call_id, c->tenant ? c->tenant->name : NULL, "SDP %s from leg %c refused: %s (%s)",
                  offer ? "offer" : "answer", from ? 'B' : 'A', sbc_media_status_name(st), err);
+        return st;
+    }
+    /* Kept for offers the SBC makes on its own (transfer, session refresh). */
+    keep_sdp(&c->sdp_in[from], &c->sdp_in_len[from], body, blen);
+    keep_sdp(&c->sdp_out[from ^ 1], &c->sdp_out_len[from ^ 1], out->text, out->len);
     return st;
 }
 
@@ -381,13 +399,16 @@ static json_t *leg_media_json(const sbc_call_t *c, int leg)
 static json_t *call_json(const sbc_call_t *c, time_t now)
 {
     const leg_t *teams = c->to_teams ? &c->b : &c->a, *carrier = c->to_teams ? &c->a : &c->b;
-    return json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:o, s:o}", "version", 1,
+    json_t *o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:o, s:o}", "version", 1,
                      "direction", c->to_teams ? "to_teams" : "from_teams", "tenant", c->tenant->name, "trunk",
                      c->trunk->name, "calling", c->calling, "called", c->called, "teams_call_id", teams->call_id,
                      "carrier_call_id", carrier->call_id, "start", (json_int_t)c->started, "answer",
                      (json_int_t)c->answered, "duration_s", (json_int_t)(c->answered ? now - c->answered : 0),
                      "state", state_name(c->state), "media_teams", leg_media_json(c, teams == &c->a ? 0 : 1),
                      "media_carrier", leg_media_json(c, carrier == &c->a ? 0 : 1));
+    if (o)
+        sbc_transfer_json(c, o);
+    return o;
 }
 
 json_t *sbc_call_list_json(sbc_sig_t *s)
@@ -426,6 +447,15 @@ static void call_free(sbc_call_t *c)
     detach(&c->bye_ct[1]);
     detach(&c->fwd.st);
     detach(&c->fwd.ct);
+    detach(&c->a.refresh_ct);
+    detach(&c->b.refresh_ct);
+    sbc_stimer_cleanup(&c->a.stimer);
+    sbc_stimer_cleanup(&c->b.stimer);
+    sbc_transfer_destroy(c);
+    for (int i = 0; i < 2; i++) {
+        free(c->sdp_in[i]);
+        free(c->sdp_out[i]);
+    }
     sbc_txl_2xx_retransmit_stop(c->a_2xx);
     sbc_txl_2xx_retransmit_stop(c->fwd_2xx);
     sbc_timer_cleanup(&c->setup_timer);
@@ -476,6 +506,11 @@ void call_end(sbc_call_t *c, const char *reason, leg_t *except)
         detach(&c->fwd.st);
     }
     detach(&c->fwd.ct);
+    detach(&c->a.refresh_ct);
+    detach(&c->b.refresh_ct);
+    sbc_stimer_stop(&c->a.stimer);
+    sbc_stimer_stop(&c->b.stimer);
+    sbc_transfer_abort(c);
     if (confirmed) {
         if (except != &c->a)
             send_bye(c, &c->a, 0);
@@ -588,8 +623,10 @@ static int b_invite_next(sbc_call_t *c)
             continue;
         }
         int mf = sbc_sipmsg_max_forwards_next(sip_of(c->a_invite));
-        msg_t *inv = call_build_request(c, b, "INVITE", ruri, ++b->cseq, NULL, "application/sdp", c->b_offer,
-                                   c->b_offer_len);
+        char timer[160];
+        sbc_stimer_uac_headers(NULL, c->b_session_expires, c->cfg->node.min_se_ms / 1000, timer, sizeof timer);
+        msg_t *inv = call_build_request(c, b, "INVITE", ruri, ++b->cseq, timer, "application/sdp", c->b_offer,
+                                        c->b_offer_len);
         if (!inv)
             return -1;
         /* Max-Forwards continues from A's value (loop protection across the B2BUA). */
@@ -649,6 +686,85 @@ static void setup_timeout(void *arg)
         c->b_ict = NULL;
     }
     fail_call(c, 408, "Request Timeout", "no answer");
+}
+
+/* ---- session timers (RFC 4028) ------------------------------------------------ */
+
+/* Our refresh of one leg: UPDATE without a body when the peer allows it
+ * (RFC 4028 §7.4 prefers it), else a re-INVITE re-offering the other
+ * leg's last SDP through the media session (ports and keys unchanged). */
+static void leg_refresh(sbc_call_t *c, leg_t *leg)
+{
+    if (c->state != CS_CONFIRMED || leg->refresh_ct || c->fwd.ct || sbc_transfer_busy(c))
+        return;   /* an exchange in progress refreshes the dialog itself */
+    char timer[160];
+    sbc_stimer_uac_headers(&leg->stimer, 0, c->cfg->node.min_se_ms / 1000, timer, sizeof timer);
+    bool invite = !leg->stimer.peer_update;
+    msg_t *req = NULL;
+    if (invite) {
+        int other = call_leg_index(c, leg) ^ 1;
+        sdp_out_t *out = malloc(sizeof *out);
+        if (out && c->sdp_in[other] &&
+            call_media_apply(c, other, true, "application/sdp", c->sdp_in[other], c->sdp_in_len[other], out) ==
+                SBC_MEDIA_OK &&
+            out->len)
+            req = call_build_request(c, leg, "INVITE", NULL, ++leg->cseq, timer, "application/sdp", out->text,
+                                     out->len);
+        free(out);
+        leg->invite_cseq = leg->cseq;
+    } else {
+        req = call_build_request(c, leg, "UPDATE", NULL, ++leg->cseq, timer, NULL, NULL, 0);
+    }
+    LOG_CALL(SBC_LOG_DEBUG, c->a.call_id, call_tenant_name(c), "session refresh toward the %s side (%s)",
+             leg->teams ? "Teams" : "carrier", invite ? "re-INVITE" : "UPDATE");
+    leg->refresh_invite = invite;
+    leg->refresh_ct = req ? sbc_txl_request(sbc_sig_txl(c->sig), req, &leg->hop, c) : NULL;
+}
+
+static void leg_expired(sbc_call_t *c, leg_t *leg)
+{
+    LOG_CALL(SBC_LOG_INFO, c->a.call_id, call_tenant_name(c), "session timer of the %s side expired",
+             leg->teams ? "Teams" : "carrier");
+    call_end(c, "session timer expired", NULL);
+}
+
+static void refresh_a(void *arg) { sbc_call_t *c = arg; leg_refresh(c, &c->a); }
+static void refresh_b(void *arg) { sbc_call_t *c = arg; leg_refresh(c, &c->b); }
+static void expired_a(void *arg) { sbc_call_t *c = arg; leg_expired(c, &c->a); }
+static void expired_b(void *arg) { sbc_call_t *c = arg; leg_expired(c, &c->b); }
+
+void call_stimer_init(sbc_call_t *c, leg_t *leg)
+{
+    bool a = leg == &c->a;
+    sbc_stimer_init(&leg->stimer, sbc_sig_clock(c->sig), a ? refresh_a : refresh_b, a ? expired_a : expired_b, c);
+}
+
+/* The answer to our refresh. */
+static void on_refresh_response(sbc_call_t *c, leg_t *leg, msg_t *msg)
+{
+    sip_t *sip = sip_of(msg);
+    int status = sip->sip_status->st_status;
+    if (status < 200)
+        return;
+    leg->refresh_ct = NULL;
+    if (status >= 300) {
+        /* RFC 4028 §10: 408/481 end the session; otherwise it lasts until
+         * the interval runs out. */
+        if (status == 408 || status == 481)
+            call_end(c, "session refresh failed", NULL);
+        return;
+    }
+    if (leg->refresh_invite) {
+        call_send_ack(c, leg, leg->invite_cseq);
+        const char *ctype, *body;
+        size_t blen;
+        call_body_of(msg, &ctype, &body, &blen);
+        sdp_out_t *out = malloc(sizeof *out);
+        if (out && call_is_sdp(ctype))   /* for the other leg: unchanged, not sent */
+            call_media_apply(c, call_leg_index(c, leg), false, ctype, body, blen, out);
+        free(out);
+    }
+    sbc_stimer_uac_answered(&leg->stimer, sip);
 }
 
 /* ---- new calls -------------------------------------------------------------- */
@@ -760,6 +876,14 @@ static void new_call(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_t *h
         stats->rejected_other++;     /* R18: no delayed offer toward Teams, none accepted either */
         return reject_initial(s, st, 488, "Not Acceptable Here (offer required)", 0);
     }
+    char minse[64];
+    int se_status = sbc_stimer_check_request(sip, cfg->node.min_se_ms / 1000, minse, sizeof minse);
+    if (se_status) {
+        stats->rejected_other++;
+        sbc_sipmsg_resp_opt_t opt = { .extra = minse };
+        sbc_txl_reply(sbc_sig_txl(s), st, se_status, se_status == 422 ? "Session Interval Too Small" : NULL, &opt);
+        return;
+    }
     sbc_route_t r;
     sbc_route_initial(cfg, msg, hop, &r);
     if (r.status) {
@@ -805,6 +929,9 @@ static void new_call(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_t *h
     sbc_txn_set_ctx(st, c);
     sbc_timer_init(&c->setup_timer, sbc_sig_clock(s), setup_timeout, c);
     sbc_timer_init(&c->target_timer, sbc_sig_clock(s), target_timeout, c);
+    call_stimer_init(c, &c->a);
+    call_stimer_init(c, &c->b);
+    c->b_session_expires = cfg->node.session_expires_ms / 1000;
 
     /* Leg A: the dialog the caller created; we answer with our own tag. */
     leg_t *a = &c->a, *b = &c->b;
@@ -873,7 +1000,7 @@ static leg_t *leg_by_tag(sbc_call_t *c, const char *tag)
         return &c->a;
     if (tag && !strcmp(tag, c->b.local_tag))
         return &c->b;
-    return NULL;
+    return sbc_transfer_leg_by_tag(c, tag);
 }
 
 static leg_t *other(sbc_call_t *c, leg_t *l)
@@ -893,7 +1020,7 @@ static void forward_request(sbc_call_t *c, leg_t *from, sbc_txn_t *st, msg_t *ms
     sip_t *sip = sip_of(msg);
     const char *method = sip->sip_request->rq_method_name;
     bool is_invite = sip->sip_request->rq_method == sip_method_invite;
-    if (c->fwd.st || c->state != CS_CONFIRMED) {
+    if (c->fwd.st || c->state != CS_CONFIRMED || sbc_transfer_busy(c) || other(c, from)->refresh_ct) {
         if (is_invite || sip->sip_request->rq_method == sip_method_update)
             sbc_txl_reply(txl, st, 491, "Request Pending", NULL);
         else {
@@ -903,6 +1030,18 @@ static void forward_request(sbc_call_t *c, leg_t *from, sbc_txn_t *st, msg_t *ms
         return;
     }
     leg_t *to = other(c, from);
+    bool refresh = is_invite || sip->sip_request->rq_method == sip_method_update;
+    char timer[160] = "";
+    if (refresh) {
+        int se_status = sbc_stimer_check_request(sip, c->cfg->node.min_se_ms / 1000, timer, sizeof timer);
+        if (se_status) {
+            sbc_sipmsg_resp_opt_t opt = { .extra = timer };
+            sbc_txl_reply(txl, st, se_status, se_status == 422 ? "Session Interval Too Small" : NULL, &opt);
+            return;
+        }
+        /* Toward the other dialog, its own interval and refresher (RFC 4028 §7.4). */
+        sbc_stimer_uac_headers(&to->stimer, 0, c->cfg->node.min_se_ms / 1000, timer, sizeof timer);
+    }
     const char *ctype, *body;
     size_t blen;
     call_body_of(msg, &ctype, &body, &blen);
@@ -917,8 +1056,8 @@ static void forward_request(sbc_call_t *c, leg_t *from, sbc_txn_t *st, msg_t *ms
     }
     if (!call_is_sdp(ctype) && blen)
         ctype = ctype ? ctype : "application/octet-stream";
-    char extra[512] = "";
-    size_t off = 0;
+    char extra[768] = "";
+    size_t off = (size_t)snprintf(extra, sizeof extra, "%s", timer);
     /* Event packages for NOTIFY/SUBSCRIBE and the refer target travel as is. */
     if (sip->sip_event)
         off += (size_t)snprintf(extra + off, sizeof extra - off, "Event: %s\r\n", sip->sip_event->o_type);
@@ -1025,6 +1164,8 @@ void sbc_call_on_request(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_
     }
     if (m == sip_method_bye) {
         sbc_txl_reply(txl, st, 200, NULL, NULL);
+        if (sbc_transfer_on_bye(c, leg))
+            return;   /* only the transferor's dialog ended */
         LOG_CALL(SBC_LOG_INFO, c->a.call_id, call_tenant_name(c), "BYE from the %s side",
                  leg->teams ? "Teams" : "carrier");
         if (c->state == CS_EARLY || c->state == CS_ROUTING) {
@@ -1038,6 +1179,14 @@ void sbc_call_on_request(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_
             return;
         }
         call_end(c, leg->teams ? "BYE from Teams" : "BYE from carrier", leg);
+        return;
+    }
+    if (sbc_transfer_is_old_leg(c, leg)) {
+        sbc_txl_reply(txl, st, 481, "Call/Transaction Does Not Exist (dialog transferred)", NULL);
+        return;
+    }
+    if (m == sip_method_refer) {
+        sbc_transfer_on_refer(c, leg, st, msg);
         return;
     }
     forward_request(c, leg, st, msg);
@@ -1108,7 +1257,11 @@ static void on_b_invite_response(sbc_call_t *c, msg_t *msg)
         c->answered = time(NULL);
         sbc_timer_stop(&c->setup_timer);
         sbc_sig_stats(c->sig)->calls_answered++;
-        reply_a(c, 200, sip->sip_status->st_phrase, NULL, out.len ? "application/sdp" : NULL, out.text, out.len);
+        /* Each leg its own session timer: B's from its 2xx, A's from A's INVITE. */
+        sbc_stimer_uac_answered(&b->stimer, sip);
+        char timer[160];
+        sbc_stimer_uas(&c->a.stimer, sip_of(c->a_invite), timer, sizeof timer);
+        reply_a(c, 200, sip->sip_status->st_phrase, timer, out.len ? "application/sdp" : NULL, out.text, out.len);
         LOG_CALL(SBC_LOG_INFO, c->a.call_id, call_tenant_name(c), "answered");
         return;
     }
@@ -1118,6 +1271,16 @@ static void on_b_invite_response(sbc_call_t *c, msg_t *msg)
         c->b_cancel_wait = NULL;
         call_maybe_free(c);
         return;
+    }
+    unsigned se = status == 422 ? sbc_stimer_retry_after_422(sip, c->b_session_expires) : 0;
+    if (se) {
+        /* RFC 4028 §7.4: retry with the interval the target demands. */
+        LOG_CALL(SBC_LOG_INFO, c->a.call_id, call_tenant_name(c), "422: retrying with Session-Expires %u", se);
+        c->b_session_expires = se;
+        c->next_target--;
+        c->b_ict = NULL;
+        if (b_invite_next(c) == 0)
+            return;
     }
     if (!c->b_provisional && (status == 408 || status == 503 || status == 504)) {
         LOG_CALL(SBC_LOG_WARN, c->a.call_id, call_tenant_name(c), "target answered %d, failing over", status);
@@ -1155,7 +1318,15 @@ static void on_fwd_response(sbc_call_t *c, msg_t *msg)
     out.len = 0;
     if (status < 300 && call_media_apply(c, call_leg_index(c, f.to), false, ctype, body, blen, &out) != SBC_MEDIA_OK)
         out.len = 0;
-    msg_t *r = call_build_response(c, f.from, sbc_txn_request(f.st), status, sip->sip_status->st_phrase, NULL,
+    /* A 2xx to a re-INVITE/UPDATE refreshes both dialogs' session timers. */
+    char timer[160] = "";
+    sip_t *rq = sip_of(sbc_txn_request(f.st));
+    if (status < 300 && (rq->sip_request->rq_method == sip_method_invite ||
+                         rq->sip_request->rq_method == sip_method_update)) {
+        sbc_stimer_uac_answered(&f.to->stimer, sip);
+        sbc_stimer_uas(&f.from->stimer, rq, timer, sizeof timer);
+    }
+    msg_t *r = call_build_response(c, f.from, sbc_txn_request(f.st), status, sip->sip_status->st_phrase, timer,
                               out.len ? (call_is_sdp(ctype) ? "application/sdp" : ctype) : NULL, out.text, out.len);
     if (r) {
         if (f.invite && status < 300)
@@ -1198,6 +1369,12 @@ void sbc_call_on_response(sbc_sig_t *s, sbc_txn_t *ct, void *ctx, msg_t *msg, co
         on_fwd_response(c, msg);
         return;
     }
+    if (sbc_transfer_on_response(c, ct, msg))
+        return;
+    if (ct == c->a.refresh_ct || ct == c->b.refresh_ct) {
+        on_refresh_response(c, ct == c->a.refresh_ct ? &c->a : &c->b, msg);
+        return;
+    }
     int slot = bye_slot(c, ct);
     if (slot >= 0 && status >= 200) {
         c->bye_ct[slot] = NULL;
@@ -1214,6 +1391,14 @@ static void client_failed(sbc_call_t *c, sbc_txn_t *ct, int status, const char *
     }
     if (ct == c->b_cancel_wait)
         c->b_cancel_wait = NULL;
+    if (sbc_transfer_on_failure(c, ct, status))
+        return;
+    if (ct == c->a.refresh_ct || ct == c->b.refresh_ct) {
+        (ct == c->a.refresh_ct ? &c->a : &c->b)->refresh_ct = NULL;
+        if (status == 408)   /* RFC 4028 §10: no answer to a refresh ends the session */
+            call_end(c, "session refresh failed", NULL);
+        return;
+    }
     if (ct == c->fwd.ct) {
         sbc_txl_reply(sbc_sig_txl(c->sig), c->fwd.st, status, NULL, NULL);
         sbc_txn_detach(c->fwd.st);

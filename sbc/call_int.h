@@ -117,6 +117,8 @@ enum sbc_media_status call_media_apply(sbc_call_t *c, int from, bool offer, cons
                                        size_t blen, sdp_out_t *out);
 /* Hangs up both legs except `except` (NULL = both), with an end reason. */
 void call_end(sbc_call_t *c, const char *reason, leg_t *except);
+/* Sets up a leg's session timer with the call's refresh/expiry hooks. */
+void call_stimer_init(sbc_call_t *c, leg_t *leg);
 /* Frees the call once it is ending and nothing is outstanding. */
 void call_maybe_free(sbc_call_t *c);
 /* The call's leg facing Teams / the carrier. */
