@@ -639,7 +639,7 @@ transfer_from_teams_to_number)
   write_config "$PROXY1"
   start
   sipp_uas_bg uas uas-answer.xml -inf uas-numbers.csv
-  teams_call acme.sbc.lab.example --expect 200 --refer-after 1 --refer-bye --hangup-after 2 --duration 25 \
+  teams_call acme.sbc.lab.example --expect 200 --refer-after 1 --refer-bye --hangup-after 2 --expect-calls 1 --duration 25 \
        --refer-to '<sip:+15551230077@sip.pstnhub.microsoft.com;user=phone>' \
        --referred-by '<sip:+15551230001@sip.pstnhub.microsoft.com;user=phone>'
   edge_wait
@@ -724,7 +724,7 @@ session_timer_expiry)
   assert_eq "$(q --dir in --method BYE --count)" 1 "Teams got the SBC's BYE"
   assert_eq "$(grep -c '^BYE' "$dir/uas.msg")" 1 "the carrier got the SBC's BYE"
   wait_for test -s "$dir/cdr.jsonl" || fail "no CDR"
-  assert_contains "$(cat "$dir/cdr.jsonl")" '"end_reason": "session timer expired"' "CDR end reason"
+  assert_contains "$(cat "$dir/cdr.jsonl")" '"end_reason":"session timer expired"' "CDR end reason"
   ;;
 *) fail "unknown case $case_name" ;;
 esac

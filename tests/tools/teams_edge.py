@@ -967,6 +967,12 @@ class Edge:
             ip, _ = conn.local_addr
             body = sdp_answer(msg.body, ip, self.media_port(), secrets.randbelow(10**9))
         extra = [("Contact", "<sip:%s;transport=tls>" % conn.local), ("Server", USER_AGENT)]
+        se = msg.get("Session-Expires")
+        if se and not self.args.no_session_timer:
+            # RFC 4028 §9: a refresh's 2xx repeats the interval and refresher.
+            delta, _, params = se.partition(";")
+            refresher = "uas" if "refresher=uas" in params.replace(" ", "") else "uac"
+            extra += [("Session-Expires", "%s;refresher=%s" % (delta.strip(), refresher)), ("Require", "timer")]
         if body:
             extra.append(("Content-Type", "application/sdp"))
         await conn.send(make_response(msg, 200, "OK", extra=extra, body=body))
