@@ -709,6 +709,26 @@ PY
   pass "refreshes at half the interval"
   assert_eq "$(status_field calls_active)" 0 "no call left"
   ;;
+session_timer_refresh_reinvite)
+  # as session_timer_refresh, but the edge does not allow UPDATE: the SBC
+  # refreshes with re-INVITEs re-offering the same SDP (keys unchanged, R32)
+  write_config "$PROXY1"
+  sed -i 's/^  log: { level: debug, format: text }/  log: { level: debug, format: text }\n  session_expires: 4s\n  min_se: 2s/' "$dir/sbc.yaml"
+  start
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --no-update --hangup-after 5 --expect-calls 1 --duration 20 --linger 1
+  sipp_uac uac uac-call-remote-bye-expect-200.xml -inf uac-numbers.csv
+  edge_wait
+  n=$(q --dir in --method INVITE --count)
+  [ "$n" -ge 2 ] && [ "$n" -le 4 ] || fail "expected the INVITE and 1-3 refreshing re-INVITEs in 5 s, got $n INVITEs"
+  pass "$((n - 1)) refreshing re-INVITE(s) toward Teams"
+  assert_eq "$(q --dir in --method UPDATE --count || true)" 0 "no UPDATE to a peer that does not allow it"
+  assert_eq "$(q --dir in --method INVITE --last 1 --header Session-Expires)" "4;refresher=uac" "re-INVITE keeps interval and refresher"
+  k1=$(q --dir in --method INVITE --first 1 --field body | grep a=crypto)
+  k2=$(q --dir in --method INVITE --last 1 --field body | grep a=crypto)
+  assert_eq "$k2" "$k1" "the refresh re-offers our key unchanged (R32)"
+  assert_eq "$(grep -c 'INVITE sip:' "$dir/uac.msg")" 1 "the carrier saw no re-INVITE"
+  assert_eq "$(status_field calls_active)" 0 "no call left"
+  ;;
 session_timer_expiry)
   # Teams -> carrier; Teams asks for 3 s as refresher but never refreshes:
   # the SBC ends the call with BYE both ways

@@ -478,7 +478,7 @@ class IncomingCall(CallBase):
             self.final_sent = True
             self.code = code
         if code >= 180:
-            extra.append(("Allow", ALLOW))
+            extra.append(("Allow", self.edge.allow()))
         se = self.invite.get("Session-Expires")
         if code == 200 and se and not self.edge.args.no_session_timer:
             # RFC 4028 §9: we support timers; the SBC refreshes unless it chose.
@@ -622,7 +622,7 @@ class OutgoingCall(CallBase):
         if a.record_route:
             inv.add("Record-Route", "<sip:sip.pstnhub.microsoft.com:5061;transport=tls;lr>")
         inv.add("P-Asserted-Identity", self.local_uri)
-        inv.add("Allow", ALLOW)
+        inv.add("Allow", self.edge.allow())
         if a.session_expires:
             inv.add("Supported", "timer")
             inv.add("Session-Expires", "%d;refresher=uac" % a.session_expires)
@@ -798,6 +798,11 @@ class Edge:
         return ctx
 
     # --- helpers ---------------------------------------------------------
+    def allow(self):
+        if self.args.no_update:
+            return ", ".join(m for m in ALLOW.split(", ") if m != "UPDATE")
+        return ALLOW
+
     def remaining(self):
         return max(0.0, self.deadline - time.monotonic())
 
@@ -1214,6 +1219,8 @@ def parse_args(argv):
                    help="status the REFER must get (default 202)")
     g.add_argument("--refer-bye", action="store_true",
                    help="after a successful transfer, send BYE on the old dialog ourselves")
+    g.add_argument("--no-update", action="store_true",
+                   help="leave UPDATE out of Allow (session refreshes then come as re-INVITEs)")
     g.add_argument("--no-session-timer", action="store_true",
                    help="answer INVITEs without Session-Expires (the timer is not supported)")
     g = p.add_argument_group("both roles")
