@@ -222,7 +222,8 @@ static const char *const NUMFMTS[] = { "e164", "international", "national", NULL
 static void parse_node(struct sbc_loader *ld, ynode *m)
 {
     static const char *const keys[] = { "name", "workers", "control_socket", "metrics_listen",
-                                        "cdr_file", "log", "drain_timeout", "media_timeout", NULL };
+                                        "cdr_file", "log", "drain_timeout", "media_timeout",
+                                        "session_expires", "min_se", NULL };
     sbc_node_t *n = &ld->cfg->node;
     check_keys(ld, m, "node", keys);
     n->name = str_field(ld, m, "name", true, "node");
@@ -271,6 +272,19 @@ static void parse_node(struct sbc_loader *ld, ynode *m)
     /* No RTP from either side for this long ends the call (held legs excepted). */
     n->media_timeout_ms = 60 * 1000;
     duration_field(ld, m, "media_timeout", &n->media_timeout_ms);
+    /* RFC 4028: 1800 s recommended, 90 s the smallest Min-SE it allows;
+     * lower values are for labs that want to watch a refresh. */
+    n->session_expires_ms = 1800 * 1000;
+    duration_field(ld, m, "session_expires", &n->session_expires_ms);
+    n->min_se_ms = 90 * 1000;
+    duration_field(ld, m, "min_se", &n->min_se_ms);
+    ynode *mse = sbc_ynode_get(m, "min_se");   /* kind errors: reported by duration_field */
+    if (mse && mse->kind == SBC_Y_SCALAR && (n->min_se_ms < 1000 || n->min_se_ms % 1000))
+        sbc_loader_error(ld, mse, "bad value '%.64s' for 'min_se' (whole seconds, at least 1s)", mse->str);
+    ynode *se = sbc_ynode_get(m, "session_expires");
+    if (se && se->kind == SBC_Y_SCALAR && n->session_expires_ms && (n->session_expires_ms % 1000 || n->session_expires_ms < n->min_se_ms))
+        sbc_loader_error(ld, se, "bad value '%.64s' for 'session_expires' (whole seconds, 0s or at least min_se %us)",
+                         se->str, n->min_se_ms / 1000);
 }
 
 /* ---- interfaces ---- */

@@ -3,6 +3,7 @@
  * state and parsed once (sbc_sipmsg_parse), which keeps every header we send
  * under our control: no identifier of one leg can leak into the other. */
 #include "sbc/call.h"
+#include "sbc/call_int.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -23,68 +24,10 @@
 #include "sbc/dns.h"
 #include "sbc/route.h"
 #include "sbc/sipmsg.h"
+#include "sbc/transfer.h"
 
-#define ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY"
 #define SETUP_TIMEOUT_MS (180 * 1000)   /* ring-no-answer bound */
 #define MAX_BODY 16384
-
-enum call_state { CS_ROUTING = 0, CS_EARLY, CS_CONFIRMED, CS_ENDING };
-
-typedef struct leg {
-    bool teams;                 /* faces the Teams edge */
-    char call_id[96];
-    char local_tag[64];
-    char remote_tag[128];
-    char local_uri[384];        /* name-addr without tag */
-    char remote_uri[384];
-    char contact[384];          /* our Contact on this leg */
-    char target[512];           /* peer's Contact URI: where in-dialog requests go */
-    char route[1024];           /* Route header value, "" = none */
-    char via_host[256];
-    uint16_t via_port;
-    uint32_t cseq;              /* our last CSeq on this leg */
-    uint32_t invite_cseq;       /* CSeq of the INVITE to ACK */
-    sbc_hop_t hop;              /* next hop for our requests */
-} leg_t;
-
-/* One relayed in-dialog request: st on one leg, ct on the other. */
-typedef struct fwd {
-    sbc_txn_t *st, *ct;
-    leg_t *from, *to;
-    bool invite;
-} fwd_t;
-
-struct sbc_call {
-    sbc_call_t *next, *prev;
-    sbc_sig_t *sig;
-    sbc_config_t *cfg;          /* the snapshot the call started with */
-    const sbc_tenant_t *tenant;
-    const sbc_trunk_t *trunk;
-    sbc_adm_slot_t *adm_tenant, *adm_trunk;
-    bool to_teams;
-    enum call_state state;
-    leg_t a, b;
-    msg_t *a_invite;            /* kept for failover and the answer's headers */
-    sbc_txn_t *a_ist, *b_ict, *b_cancel_wait;
-    sbc_txn_t *bye_ct[2];
-    sbc_txl_2xx_t *a_2xx;       /* our 2xx toward A until its ACK */
-    size_t next_target;         /* failover position in order[] */
-    uint8_t order[32];          /* targets to try: healthy and unknown first, down last */
-    size_t n_order;
-    bool b_provisional, a_final_sent, cancelled;
-    int fail_status;
-    fwd_t fwd;
-    sbc_txl_2xx_t *fwd_2xx;
-    sbc_timer_t setup_timer;
-    sbc_timer_t target_timer;   /* failover_timeout of the current target */
-    struct sbc_media_session *ms;
-    char *b_offer;              /* our SDP offer toward B (kept for failover) */
-    size_t b_offer_len;
-    char called[32], calling[64];
-    char end_reason[64];
-    int end_status;             /* final SIP status of the set-up (0 while none) */
-    time_t started, answered;
-};
 
 /* ---- helpers --------------------------------------------------------------- */
 
@@ -98,7 +41,7 @@ static sip_t *sip_of(msg_t *m)
     return sip_object(m);
 }
 
-static void url_text(const url_t *u, char *buf, size_t cap)
+void call_url_text(const url_t *u, char *buf, size_t cap)
 {
     su_home_t home[1] = { SU_HOME_INIT(home) };
     char *s = url_as_string(home, u);
@@ -110,7 +53,7 @@ static void url_text(const url_t *u, char *buf, size_t cap)
 static void addr_text(const sip_addr_t *a, char *buf, size_t cap)
 {
     char u[320];
-    url_text(a->a_url, u, sizeof u);
+    call_url_text(a->a_url, u, sizeof u);
     if (a->a_display && *a->a_display)
         snprintf(buf, cap, "%s <%s>", a->a_display, u);
     else
@@ -118,7 +61,7 @@ static void addr_text(const sip_addr_t *a, char *buf, size_t cap)
 }
 
 /* Route set from Record-Route: as received (we are UAS) or reversed (UAC). */
-static void route_set(const sip_t *sip, bool reverse, char *buf, size_t cap)
+void call_route_set(const sip_t *sip, bool reverse, char *buf, size_t cap)
 {
     const sip_record_route_t *rr[16];
     int n = 0;
@@ -129,7 +72,7 @@ static void route_set(const sip_t *sip, bool reverse, char *buf, size_t cap)
     for (int i = 0; i < n && off < cap; i++) {
         const sip_record_route_t *r = rr[reverse ? n - 1 - i : i];
         char u[320];
-        url_text(r->r_url, u, sizeof u);
+        call_url_text(r->r_url, u, sizeof u);
         off += (size_t)snprintf(buf + off, cap - off, "%s<%s>", i ? ", " : "", u);
     }
 }
@@ -137,7 +80,7 @@ static void route_set(const sip_t *sip, bool reverse, char *buf, size_t cap)
 /* The next hop toward a URI on a leg. Toward Teams a host that names a
  * configured proxy uses its pinned address; TLS always carries the name for
  * SNI and the certificate check. */
-static int hop_for_uri(sbc_call_t *c, leg_t *leg, const char *uri_text)
+int call_hop_for_uri(sbc_call_t *c, leg_t *leg, const char *uri_text)
 {
     su_home_t home[1] = { SU_HOME_INIT(home) };
     url_t *u = url_make(home, uri_text);
@@ -190,7 +133,7 @@ out:
 
 /* Where in-dialog requests of a leg go: the first Route if there is a route
  * set (loose routing), else the peer's Contact. */
-static int leg_update_hop(sbc_call_t *c, leg_t *leg)
+int call_leg_update_hop(sbc_call_t *c, leg_t *leg)
 {
     char first[512];
     const char *next = leg->target;
@@ -202,17 +145,17 @@ static int leg_update_hop(sbc_call_t *c, leg_t *leg)
             next = first;
         }
     }
-    return next[0] ? hop_for_uri(c, leg, next) : -1;
+    return next[0] ? call_hop_for_uri(c, leg, next) : -1;
 }
 
 /* Builds and parses one request on a leg. ruri NULL = the leg's target. */
-static msg_t *build_request(sbc_call_t *c, leg_t *leg, const char *method, const char *ruri, uint32_t cseq,
+msg_t *call_build_request(sbc_call_t *c, leg_t *leg, const char *method, const char *ruri, uint32_t cseq,
                             const char *extra, const char *ctype, const char *body, size_t blen)
 {
     sbc_sig_t *s = c->sig;
     char branch[SBC_SIPMSG_ID_MAX];
     sbc_sipmsg_make_branch(branch, sizeof branch, sbc_sig_index(s));
-    size_t cap = 4096 + blen;
+    size_t cap = 8192 + blen;   /* Refer-To targets and Referred-By reach 400+ chars */
     char *buf = malloc(cap);
     if (!buf)
         return NULL;
@@ -226,7 +169,7 @@ static msg_t *build_request(sbc_call_t *c, leg_t *leg, const char *method, const
                      "CSeq: %u %s\r\n"
                      "%s%s%s"
                      "Contact: %s\r\n"
-                     "Allow: " ALLOW "\r\n"
+                     "Allow: " CALL_ALLOW "\r\n"
                      "%s%s%s"
                      "%s"
                      "%s%s%s"
@@ -258,13 +201,13 @@ static msg_t *build_request(sbc_call_t *c, leg_t *leg, const char *method, const
 }
 
 /* Adds Contact and a body to a response built by sbc_sipmsg_response. */
-static msg_t *build_response(sbc_call_t *c, leg_t *leg, msg_t *req, int status, const char *phrase,
+msg_t *call_build_response(sbc_call_t *c, leg_t *leg, msg_t *req, int status, const char *phrase,
                              const char *extra, const char *ctype, const char *body, size_t blen)
 {
     char hdrs[1024];
     snprintf(hdrs, sizeof hdrs, "%s%s%s%s%s", status > 100 && status < 300 ? "Contact: " : "",
              status > 100 && status < 300 ? leg->contact : "", status > 100 && status < 300 ? "\r\n" : "",
-             status >= 200 && status < 300 ? "Allow: " ALLOW "\r\n" : "", extra ? extra : "");
+             status >= 200 && status < 300 ? "Allow: " CALL_ALLOW "\r\n" : "", extra ? extra : "");
     sbc_sipmsg_resp_opt_t opt = { .to_tag = leg->local_tag, .extra = hdrs };
     msg_t *r = sbc_sipmsg_response(req, status, phrase, &opt);
     if (!r || !ctype || !body || !blen)
@@ -310,7 +253,7 @@ static msg_t *build_response(sbc_call_t *c, leg_t *leg, msg_t *req, int status, 
     return m;
 }
 
-static void body_of(msg_t *m, const char **ctype, const char **body, size_t *blen)
+void call_body_of(msg_t *m, const char **ctype, const char **body, size_t *blen)
 {
     sip_t *sip = sip_of(m);
     *ctype = NULL;
@@ -323,12 +266,12 @@ static void body_of(msg_t *m, const char **ctype, const char **body, size_t *ble
     }
 }
 
-static bool is_sdp(const char *ctype)
+bool call_is_sdp(const char *ctype)
 {
     return ctype && !strncasecmp(ctype, "application/sdp", 15);
 }
 
-static int leg_index(const sbc_call_t *c, const leg_t *l)
+int call_leg_index(const sbc_call_t *c, const leg_t *l)
 {
     return l == &c->a ? 0 : 1;
 }
@@ -347,14 +290,21 @@ static int media_status_code(enum sbc_media_status st)
     }
 }
 
-typedef struct sdp_out {
-    char text[SBC_MEDIA_SDP_MAX];
-    size_t len;
-} sdp_out_t;
+static void keep_sdp(char **slot, size_t *len, const char *body, size_t blen)
+{
+    char *copy = malloc(blen + 1);   /* body may be *slot itself: copy first */
+    if (!copy)
+        return;
+    memcpy(copy, body, blen);
+    copy[blen] = '\0';
+    free(*slot);
+    *slot = copy;
+    *len = blen;
+}
 
 /* Runs an SDP body received on leg `from` through the media session (offer
  * or answer) into out; a non-SDP body is copied as is. */
-static enum sbc_media_status media_apply(sbc_call_t *c, int from, bool offer, const char *ctype, const char *body,
+enum sbc_media_status call_media_apply(sbc_call_t *c, int from, bool offer, const char *ctype, const char *body,
                                          size_t blen, sdp_out_t *out)
 {
     out->len = 0;
@@ -362,7 +312,7 @@ static enum sbc_media_status media_apply(sbc_call_t *c, int from, bool offer, co
         return SBC_MEDIA_OK;
     char err[256] = "";
     enum sbc_media_status st;
-    if (!is_sdp(ctype)) {
+    if (!call_is_sdp(ctype)) {
         if (blen >= sizeof out->text)
             return SBC_MEDIA_E_SDP;
         memcpy(out->text, body, blen);
@@ -373,13 +323,18 @@ static enum sbc_media_status media_apply(sbc_call_t *c, int from, bool offer, co
         st = sbc_media_session_offer(c->ms, from, body, blen, out->text, sizeof out->text, &out->len, err, sizeof err);
     else
         st = sbc_media_session_answer(c->ms, from, body, blen, out->text, sizeof out->text, &out->len, err, sizeof err);
-    if (st != SBC_MEDIA_OK)
+    if (st != SBC_MEDIA_OK) {
         LOG_CALL(SBC_LOG_WARN, c->a.call_id, c->tenant ? c->tenant->name : NULL, "SDP %s from leg %c refused: %s (%s)",
                  offer ? "offer" : "answer", from ? 'B' : 'A', sbc_media_status_name(st), err);
+        return st;
+    }
+    /* Kept for offers the SBC makes on its own (transfer, session refresh). */
+    keep_sdp(&c->sdp_in[from], &c->sdp_in_len[from], body, blen);
+    keep_sdp(&c->sdp_out[from ^ 1], &c->sdp_out_len[from ^ 1], out->text, out->len);
     return st;
 }
 
-static const char *tenant_name(const sbc_call_t *c)
+const char *call_tenant_name(const sbc_call_t *c)
 {
     return c->tenant ? c->tenant->name : NULL;
 }
@@ -444,13 +399,16 @@ static json_t *leg_media_json(const sbc_call_t *c, int leg)
 static json_t *call_json(const sbc_call_t *c, time_t now)
 {
     const leg_t *teams = c->to_teams ? &c->b : &c->a, *carrier = c->to_teams ? &c->a : &c->b;
-    return json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:o, s:o}", "version", 1,
+    json_t *o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:o, s:o}", "version", 1,
                      "direction", c->to_teams ? "to_teams" : "from_teams", "tenant", c->tenant->name, "trunk",
                      c->trunk->name, "calling", c->calling, "called", c->called, "teams_call_id", teams->call_id,
                      "carrier_call_id", carrier->call_id, "start", (json_int_t)c->started, "answer",
                      (json_int_t)c->answered, "duration_s", (json_int_t)(c->answered ? now - c->answered : 0),
                      "state", state_name(c->state), "media_teams", leg_media_json(c, teams == &c->a ? 0 : 1),
                      "media_carrier", leg_media_json(c, carrier == &c->a ? 0 : 1));
+    if (o)
+        sbc_transfer_json(c, o);
+    return o;
 }
 
 json_t *sbc_call_list_json(sbc_sig_t *s)
@@ -477,7 +435,7 @@ static void call_free(sbc_call_t *c)
 {
     sbc_sig_t *s = c->sig;
     sbc_sig_stats_t *st = sbc_sig_stats(s);
-    LOG_CALL(SBC_LOG_INFO, c->a.call_id, tenant_name(c), "call %s -> %s ended: %s", c->calling, c->called,
+    LOG_CALL(SBC_LOG_INFO, c->a.call_id, call_tenant_name(c), "call %s -> %s ended: %s", c->calling, c->called,
              c->end_reason[0] ? c->end_reason : "normal");
     write_cdr(c);
     sbc_sig_call_unindex(s, c->a.local_tag);
@@ -489,6 +447,15 @@ static void call_free(sbc_call_t *c)
     detach(&c->bye_ct[1]);
     detach(&c->fwd.st);
     detach(&c->fwd.ct);
+    detach(&c->a.refresh_ct);
+    detach(&c->b.refresh_ct);
+    sbc_stimer_cleanup(&c->a.stimer);
+    sbc_stimer_cleanup(&c->b.stimer);
+    sbc_transfer_destroy(c);
+    for (int i = 0; i < 2; i++) {
+        free(c->sdp_in[i]);
+        free(c->sdp_out[i]);
+    }
     sbc_txl_2xx_retransmit_stop(c->a_2xx);
     sbc_txl_2xx_retransmit_stop(c->fwd_2xx);
     sbc_timer_cleanup(&c->setup_timer);
@@ -512,7 +479,7 @@ static void call_free(sbc_call_t *c)
 }
 
 /* Ends the call once nothing is outstanding. */
-static void maybe_free(sbc_call_t *c)
+void call_maybe_free(sbc_call_t *c)
 {
     if (c->state == CS_ENDING && !c->bye_ct[0] && !c->bye_ct[1] && !c->b_ict && !c->b_cancel_wait &&
         !c->fwd.ct)
@@ -521,12 +488,12 @@ static void maybe_free(sbc_call_t *c)
 
 static void send_bye(sbc_call_t *c, leg_t *leg, int slot)
 {
-    msg_t *bye = build_request(c, leg, "BYE", NULL, ++leg->cseq, NULL, NULL, NULL, 0);
+    msg_t *bye = call_build_request(c, leg, "BYE", NULL, ++leg->cseq, NULL, NULL, NULL, 0);
     c->bye_ct[slot] = bye ? sbc_txl_request(sbc_sig_txl(c->sig), bye, &leg->hop, c) : NULL;
 }
 
 /* Hangs up both legs (those that have a dialog) except `except`. */
-static void end_call(sbc_call_t *c, const char *reason, leg_t *except)
+void call_end(sbc_call_t *c, const char *reason, leg_t *except)
 {
     if (c->state == CS_ENDING)
         return;
@@ -539,13 +506,18 @@ static void end_call(sbc_call_t *c, const char *reason, leg_t *except)
         detach(&c->fwd.st);
     }
     detach(&c->fwd.ct);
+    detach(&c->a.refresh_ct);
+    detach(&c->b.refresh_ct);
+    sbc_stimer_stop(&c->a.stimer);
+    sbc_stimer_stop(&c->b.stimer);
+    sbc_transfer_abort(c);
     if (confirmed) {
         if (except != &c->a)
             send_bye(c, &c->a, 0);
         if (except != &c->b)
             send_bye(c, &c->b, 1);
     }
-    maybe_free(c);
+    call_maybe_free(c);
 }
 
 /* ---- answering leg A ---------------------------------------------------------- */
@@ -554,7 +526,7 @@ static void a_2xx_timeout(void *arg)
 {
     sbc_call_t *c = arg;
     c->a_2xx = NULL;
-    end_call(c, "no ACK for 2xx", NULL);
+    call_end(c, "no ACK for 2xx", NULL);
 }
 
 static void reply_a(sbc_call_t *c, int status, const char *phrase, const char *extra, const char *ctype,
@@ -562,7 +534,7 @@ static void reply_a(sbc_call_t *c, int status, const char *phrase, const char *e
 {
     if (!c->a_ist || c->a_final_sent)
         return;
-    msg_t *r = build_response(c, &c->a, sbc_txn_request(c->a_ist), status, phrase, extra, ctype, body, blen);
+    msg_t *r = call_build_response(c, &c->a, sbc_txn_request(c->a_ist), status, phrase, extra, ctype, body, blen);
     if (!r)
         return;
     if (status >= 200) {
@@ -585,7 +557,7 @@ static void fail_call(sbc_call_t *c, int status, const char *phrase, const char 
     if (status == 486 && c->to_teams)
         snprintf(extra, sizeof extra, "Reason: Q.850;cause=17\r\n");   /* R47 */
     reply_a(c, status, phrase, extra, NULL, NULL, 0);
-    end_call(c, reason, NULL);
+    call_end(c, reason, NULL);
 }
 
 /* ---- leg B: the outgoing INVITE and failover ---------------------------------- */
@@ -646,13 +618,15 @@ static int b_invite_next(sbc_call_t *c)
             sbc_sipmsg_make_call_id(b->call_id, sizeof b->call_id, sbc_sig_index(c->sig));
             b->cseq = 0;
         }
-        if (hop_for_uri(c, b, ruri) < 0) {
-            LOG_CALL(SBC_LOG_WARN, c->a.call_id, tenant_name(c), "cannot resolve %s, trying the next", hostport);
+        if (call_hop_for_uri(c, b, ruri) < 0) {
+            LOG_CALL(SBC_LOG_WARN, c->a.call_id, call_tenant_name(c), "cannot resolve %s, trying the next", hostport);
             continue;
         }
         int mf = sbc_sipmsg_max_forwards_next(sip_of(c->a_invite));
-        msg_t *inv = build_request(c, b, "INVITE", ruri, ++b->cseq, NULL, "application/sdp", c->b_offer,
-                                   c->b_offer_len);
+        char timer[160];
+        sbc_stimer_uac_headers(NULL, c->b_session_expires, c->cfg->node.min_se_ms / 1000, timer, sizeof timer);
+        msg_t *inv = call_build_request(c, b, "INVITE", ruri, ++b->cseq, timer, "application/sdp", c->b_offer,
+                                        c->b_offer_len);
         if (!inv)
             return -1;
         /* Max-Forwards continues from A's value (loop protection across the B2BUA). */
@@ -666,7 +640,7 @@ static int b_invite_next(sbc_call_t *c)
         c->b_provisional = false;
         if (c->next_target > 1)
             sbc_sig_stats(c->sig)->failovers++;
-        LOG_CALL(SBC_LOG_INFO, c->a.call_id, tenant_name(c), "INVITE %s -> %s (target %zu)", c->called, hostport, i + 1);
+        LOG_CALL(SBC_LOG_INFO, c->a.call_id, call_tenant_name(c), "INVITE %s -> %s (target %zu)", c->called, hostport, i + 1);
         c->b_ict = sbc_txl_request(txl, inv, &b->hop, c);
         if (c->b_ict) {
             uint32_t t = c->to_teams ? c->cfg->teams.failover_timeout_ms : c->trunk->failover_timeout_ms;
@@ -684,7 +658,7 @@ static void b_failed(sbc_call_t *c, int status, const char *why)
     if (c->state != CS_ENDING && !c->cancelled && b_invite_next(c) == 0)
         return;
     if (c->state == CS_ENDING) {
-        maybe_free(c);
+        call_maybe_free(c);
         return;
     }
     fail_call(c, status, NULL, why);
@@ -697,7 +671,7 @@ static void target_timeout(void *arg)
     sbc_call_t *c = arg;
     if (!c->b_ict || c->b_provisional || c->state == CS_ENDING)
         return;
-    LOG_CALL(SBC_LOG_WARN, c->a.call_id, tenant_name(c), "no response from %s in time, failing over",
+    LOG_CALL(SBC_LOG_WARN, c->a.call_id, call_tenant_name(c), "no response from %s in time, failing over",
              c->b.hop.tls_name[0] ? c->b.hop.tls_name : "the target");
     detach(&c->b_ict);
     b_failed(c, 408, "no target answered");
@@ -712,6 +686,85 @@ static void setup_timeout(void *arg)
         c->b_ict = NULL;
     }
     fail_call(c, 408, "Request Timeout", "no answer");
+}
+
+/* ---- session timers (RFC 4028) ------------------------------------------------ */
+
+/* Our refresh of one leg: UPDATE without a body when the peer allows it
+ * (RFC 4028 §7.4 prefers it), else a re-INVITE re-offering the other
+ * leg's last SDP through the media session (ports and keys unchanged). */
+static void leg_refresh(sbc_call_t *c, leg_t *leg)
+{
+    if (c->state != CS_CONFIRMED || leg->refresh_ct || c->fwd.ct || sbc_transfer_busy(c))
+        return;   /* an exchange in progress refreshes the dialog itself */
+    char timer[160];
+    sbc_stimer_uac_headers(&leg->stimer, 0, c->cfg->node.min_se_ms / 1000, timer, sizeof timer);
+    bool invite = !leg->stimer.peer_update;
+    msg_t *req = NULL;
+    if (invite) {
+        int other = call_leg_index(c, leg) ^ 1;
+        sdp_out_t *out = malloc(sizeof *out);
+        if (out && c->sdp_in[other] &&
+            call_media_apply(c, other, true, "application/sdp", c->sdp_in[other], c->sdp_in_len[other], out) ==
+                SBC_MEDIA_OK &&
+            out->len)
+            req = call_build_request(c, leg, "INVITE", NULL, ++leg->cseq, timer, "application/sdp", out->text,
+                                     out->len);
+        free(out);
+        leg->invite_cseq = leg->cseq;
+    } else {
+        req = call_build_request(c, leg, "UPDATE", NULL, ++leg->cseq, timer, NULL, NULL, 0);
+    }
+    LOG_CALL(SBC_LOG_DEBUG, c->a.call_id, call_tenant_name(c), "session refresh toward the %s side (%s)",
+             leg->teams ? "Teams" : "carrier", invite ? "re-INVITE" : "UPDATE");
+    leg->refresh_invite = invite;
+    leg->refresh_ct = req ? sbc_txl_request(sbc_sig_txl(c->sig), req, &leg->hop, c) : NULL;
+}
+
+static void leg_expired(sbc_call_t *c, leg_t *leg)
+{
+    LOG_CALL(SBC_LOG_INFO, c->a.call_id, call_tenant_name(c), "session timer of the %s side expired",
+             leg->teams ? "Teams" : "carrier");
+    call_end(c, "session timer expired", NULL);
+}
+
+static void refresh_a(void *arg) { sbc_call_t *c = arg; leg_refresh(c, &c->a); }
+static void refresh_b(void *arg) { sbc_call_t *c = arg; leg_refresh(c, &c->b); }
+static void expired_a(void *arg) { sbc_call_t *c = arg; leg_expired(c, &c->a); }
+static void expired_b(void *arg) { sbc_call_t *c = arg; leg_expired(c, &c->b); }
+
+void call_stimer_init(sbc_call_t *c, leg_t *leg)
+{
+    bool a = leg == &c->a;
+    sbc_stimer_init(&leg->stimer, sbc_sig_clock(c->sig), a ? refresh_a : refresh_b, a ? expired_a : expired_b, c);
+}
+
+/* The answer to our refresh. */
+static void on_refresh_response(sbc_call_t *c, leg_t *leg, msg_t *msg)
+{
+    sip_t *sip = sip_of(msg);
+    int status = sip->sip_status->st_status;
+    if (status < 200)
+        return;
+    leg->refresh_ct = NULL;
+    if (status >= 300) {
+        /* RFC 4028 §10: 408/481 end the session; otherwise it lasts until
+         * the interval runs out. */
+        if (status == 408 || status == 481)
+            call_end(c, "session refresh failed", NULL);
+        return;
+    }
+    if (leg->refresh_invite) {
+        call_send_ack(c, leg, leg->invite_cseq);
+        const char *ctype, *body;
+        size_t blen;
+        call_body_of(msg, &ctype, &body, &blen);
+        sdp_out_t *out = malloc(sizeof *out);
+        if (out && call_is_sdp(ctype))   /* for the other leg: unchanged, not sent */
+            call_media_apply(c, call_leg_index(c, leg), false, ctype, body, blen, out);
+        free(out);
+    }
+    sbc_stimer_uac_answered(&leg->stimer, sip);
 }
 
 /* ---- new calls -------------------------------------------------------------- */
@@ -746,9 +799,9 @@ static void media_timeout(struct sbc_media_session *ms, void *arg)
 {
     sbc_call_t *c = arg;
     sbc_sig_stats(c->sig)->media_timeouts++;
-    LOG_CALL(SBC_LOG_INFO, c->a.call_id, tenant_name(c), "no media, ending the call");
+    LOG_CALL(SBC_LOG_INFO, c->a.call_id, call_tenant_name(c), "no media, ending the call");
     if (c->state == CS_CONFIRMED)
-        end_call(c, "media timeout", NULL);
+        call_end(c, "media timeout", NULL);
     else
         fail_call(c, 408, "Request Timeout", "media timeout");
 }
@@ -776,16 +829,16 @@ static int media_start(sbc_call_t *c, msg_t *invite)
     char err[256];
     c->ms = sbc_media_session_create(sbc_sig_media(c->sig), legs, media_timeout, c, err, sizeof err);
     if (!c->ms) {
-        LOG_CALL(SBC_LOG_ERROR, c->a.call_id, tenant_name(c), "media session: %s", err);
+        LOG_CALL(SBC_LOG_ERROR, c->a.call_id, call_tenant_name(c), "media session: %s", err);
         fail_call(c, 500, "Server Internal Error", "media session failed");
         return -1;
     }
     sbc_media_session_set_timeout(c->ms, c->cfg->node.media_timeout_ms);   /* follows reloads */
     const char *ctype, *body;
     size_t blen;
-    body_of(invite, &ctype, &body, &blen);
+    call_body_of(invite, &ctype, &body, &blen);
     sdp_out_t *out = malloc(sizeof *out);
-    enum sbc_media_status st = out ? media_apply(c, 0, true, ctype, body, blen, out) : SBC_MEDIA_E_INTERNAL;
+    enum sbc_media_status st = out ? call_media_apply(c, 0, true, ctype, body, blen, out) : SBC_MEDIA_E_INTERNAL;
     if (st != SBC_MEDIA_OK || !out->len) {
         free(out);
         sbc_sig_stats(c->sig)->rejected_media++;
@@ -822,6 +875,14 @@ static void new_call(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_t *h
     if (!sip->sip_payload || !sip->sip_payload->pl_len) {
         stats->rejected_other++;     /* R18: no delayed offer toward Teams, none accepted either */
         return reject_initial(s, st, 488, "Not Acceptable Here (offer required)", 0);
+    }
+    char minse[64];
+    int se_status = sbc_stimer_check_request(sip, cfg->node.min_se_ms / 1000, minse, sizeof minse);
+    if (se_status) {
+        stats->rejected_other++;
+        sbc_sipmsg_resp_opt_t opt = { .extra = minse };
+        sbc_txl_reply(sbc_sig_txl(s), st, se_status, se_status == 422 ? "Session Interval Too Small" : NULL, &opt);
+        return;
     }
     sbc_route_t r;
     sbc_route_initial(cfg, msg, hop, &r);
@@ -868,6 +929,9 @@ static void new_call(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_t *h
     sbc_txn_set_ctx(st, c);
     sbc_timer_init(&c->setup_timer, sbc_sig_clock(s), setup_timeout, c);
     sbc_timer_init(&c->target_timer, sbc_sig_clock(s), target_timeout, c);
+    call_stimer_init(c, &c->a);
+    call_stimer_init(c, &c->b);
+    c->b_session_expires = cfg->node.session_expires_ms / 1000;
 
     /* Leg A: the dialog the caller created; we answer with our own tag. */
     leg_t *a = &c->a, *b = &c->b;
@@ -876,11 +940,11 @@ static void new_call(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_t *h
     snprintf(a->remote_tag, sizeof a->remote_tag, "%s", sip->sip_from->a_tag ? sip->sip_from->a_tag : "");
     addr_text(sip->sip_to, a->local_uri, sizeof a->local_uri);
     addr_text(sip->sip_from, a->remote_uri, sizeof a->remote_uri);
-    route_set(sip, false, a->route, sizeof a->route);
+    call_route_set(sip, false, a->route, sizeof a->route);
     a->cseq = 0;
     a->hop = *hop;
     if (sip->sip_contact)
-        url_text(sip->sip_contact->m_url, a->target, sizeof a->target);
+        call_url_text(sip->sip_contact->m_url, a->target, sizeof a->target);
 
     /* Leg B: a new dialog with identifiers of our own. */
     sbc_sipmsg_make_call_id(b->call_id, sizeof b->call_id, sbc_sig_index(s));
@@ -907,7 +971,7 @@ static void new_call(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_t *h
         snprintf(b->local_uri, sizeof b->local_uri, "<sip:%s@%s>", num, b->via_host);
     }
 
-    if (leg_update_hop(c, a) < 0)
+    if (call_leg_update_hop(c, a) < 0)
         a->hop = *hop;   /* no usable Contact: answer where it came from */
 
     sbc_call_t **head = sbc_sig_call_list(s);
@@ -918,7 +982,7 @@ static void new_call(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_t *h
     call_index(c);
     stats->calls_active++;
     stats->calls_total++;
-    LOG_CALL(SBC_LOG_INFO, a->call_id, tenant_name(c), "new call %s -> %s %s (trunk %s)", c->calling, c->called,
+    LOG_CALL(SBC_LOG_INFO, a->call_id, call_tenant_name(c), "new call %s -> %s %s (trunk %s)", c->calling, c->called,
              c->to_teams ? "to Teams" : "from Teams", c->trunk->name);
     sbc_timer_start(&c->setup_timer, SETUP_TIMEOUT_MS);
     if (media_start(c, msg) < 0)
@@ -936,7 +1000,7 @@ static leg_t *leg_by_tag(sbc_call_t *c, const char *tag)
         return &c->a;
     if (tag && !strcmp(tag, c->b.local_tag))
         return &c->b;
-    return NULL;
+    return sbc_transfer_leg_by_tag(c, tag);
 }
 
 static leg_t *other(sbc_call_t *c, leg_t *l)
@@ -956,7 +1020,7 @@ static void forward_request(sbc_call_t *c, leg_t *from, sbc_txn_t *st, msg_t *ms
     sip_t *sip = sip_of(msg);
     const char *method = sip->sip_request->rq_method_name;
     bool is_invite = sip->sip_request->rq_method == sip_method_invite;
-    if (c->fwd.st || c->state != CS_CONFIRMED) {
+    if (c->fwd.st || c->state != CS_CONFIRMED || sbc_transfer_busy(c) || other(c, from)->refresh_ct) {
         if (is_invite || sip->sip_request->rq_method == sip_method_update)
             sbc_txl_reply(txl, st, 491, "Request Pending", NULL);
         else {
@@ -966,29 +1030,41 @@ static void forward_request(sbc_call_t *c, leg_t *from, sbc_txn_t *st, msg_t *ms
         return;
     }
     leg_t *to = other(c, from);
+    bool refresh = is_invite || sip->sip_request->rq_method == sip_method_update;
+    char timer[160] = "";
+    if (refresh) {
+        int se_status = sbc_stimer_check_request(sip, c->cfg->node.min_se_ms / 1000, timer, sizeof timer);
+        if (se_status) {
+            sbc_sipmsg_resp_opt_t opt = { .extra = timer };
+            sbc_txl_reply(txl, st, se_status, se_status == 422 ? "Session Interval Too Small" : NULL, &opt);
+            return;
+        }
+        /* Toward the other dialog, its own interval and refresher (RFC 4028 §7.4). */
+        sbc_stimer_uac_headers(&to->stimer, 0, c->cfg->node.min_se_ms / 1000, timer, sizeof timer);
+    }
     const char *ctype, *body;
     size_t blen;
-    body_of(msg, &ctype, &body, &blen);
+    call_body_of(msg, &ctype, &body, &blen);
     sdp_out_t *out = malloc(sizeof *out);
     bool offer = is_invite || sip->sip_request->rq_method == sip_method_update;
-    enum sbc_media_status mst = out ? media_apply(c, leg_index(c, from), offer, ctype, body, blen, out)
+    enum sbc_media_status mst = out ? call_media_apply(c, call_leg_index(c, from), offer, ctype, body, blen, out)
                                     : SBC_MEDIA_E_INTERNAL;
     if (mst != SBC_MEDIA_OK) {
         free(out);
         sbc_txl_reply(txl, st, media_status_code(mst), NULL, NULL);
         return;
     }
-    if (!is_sdp(ctype) && blen)
+    if (!call_is_sdp(ctype) && blen)
         ctype = ctype ? ctype : "application/octet-stream";
-    char extra[512] = "";
-    size_t off = 0;
+    char extra[768] = "";
+    size_t off = (size_t)snprintf(extra, sizeof extra, "%s", timer);
     /* Event packages for NOTIFY/SUBSCRIBE and the refer target travel as is. */
     if (sip->sip_event)
         off += (size_t)snprintf(extra + off, sizeof extra - off, "Event: %s\r\n", sip->sip_event->o_type);
     if (sip->sip_subscription_state)
         off += (size_t)snprintf(extra + off, sizeof extra - off, "Subscription-State: %s\r\n",
                                 sip->sip_subscription_state->ss_substate);
-    msg_t *req = build_request(c, to, method, NULL, ++to->cseq, extra, out->len ? (is_sdp(ctype) ? "application/sdp" : ctype) : NULL,
+    msg_t *req = call_build_request(c, to, method, NULL, ++to->cseq, extra, out->len ? (call_is_sdp(ctype) ? "application/sdp" : ctype) : NULL,
                                out->text, out->len);
     free(out);
     if (is_invite)
@@ -1002,9 +1078,9 @@ static void forward_request(sbc_call_t *c, leg_t *from, sbc_txn_t *st, msg_t *ms
     c->fwd = (fwd_t){ .st = st, .ct = ct, .from = from, .to = to, .invite = is_invite };
 }
 
-static void send_ack(sbc_call_t *c, leg_t *leg, uint32_t cseq)
+void call_send_ack(sbc_call_t *c, leg_t *leg, uint32_t cseq)
 {
-    msg_t *ack = build_request(c, leg, "ACK", NULL, cseq, NULL, NULL, NULL, 0);
+    msg_t *ack = call_build_request(c, leg, "ACK", NULL, cseq, NULL, NULL, NULL, 0);
     if (ack) {
         sbc_txl_send(sbc_sig_txl(c->sig), ack, &leg->hop);
         msg_destroy(ack);
@@ -1016,10 +1092,10 @@ static void options_reply(sbc_sig_t *s, sbc_txn_t *st, const sbc_hop_t *hop)
     sbc_config_t *cfg = sbc_sig_config(s);
     char extra[512];
     if (sbc_route_from_teams(cfg, hop))
-        snprintf(extra, sizeof extra, "Allow: " ALLOW "\r\nAccept: application/sdp\r\nContact: <sip:%s:%u;transport=tls>\r\n",
+        snprintf(extra, sizeof extra, "Allow: " CALL_ALLOW "\r\nAccept: application/sdp\r\nContact: <sip:%s:%u;transport=tls>\r\n",
                  cfg->teams.base_fqdn, cfg->teams.interface->sip_port);
     else
-        snprintf(extra, sizeof extra, "Allow: " ALLOW "\r\nAccept: application/sdp\r\n");
+        snprintf(extra, sizeof extra, "Allow: " CALL_ALLOW "\r\nAccept: application/sdp\r\n");
     sbc_sipmsg_resp_opt_t opt = { .extra = extra };
     sbc_sig_stats(s)->options_answered++;
     if (sbc_sig_draining()) {
@@ -1050,7 +1126,7 @@ void sbc_call_on_request(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_
                 c->b_cancel_wait = c->b_ict;
                 c->b_ict = NULL;
             }
-            end_call(c, "cancelled", NULL);
+            call_end(c, "cancelled", NULL);
         }
         return;
     }
@@ -1062,7 +1138,7 @@ void sbc_call_on_request(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_
             return options_reply(s, st, hop);
         if (m == sip_method_ack)
             return;
-        sbc_sipmsg_resp_opt_t opt = { .extra = "Allow: " ALLOW "\r\n" };
+        sbc_sipmsg_resp_opt_t opt = { .extra = "Allow: " CALL_ALLOW "\r\n" };
         sbc_txl_reply(txl, st, 405, NULL, &opt);
         return;
     }
@@ -1088,7 +1164,9 @@ void sbc_call_on_request(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_
     }
     if (m == sip_method_bye) {
         sbc_txl_reply(txl, st, 200, NULL, NULL);
-        LOG_CALL(SBC_LOG_INFO, c->a.call_id, tenant_name(c), "BYE from the %s side",
+        if (sbc_transfer_on_bye(c, leg))
+            return;   /* only the transferor's dialog ended */
+        LOG_CALL(SBC_LOG_INFO, c->a.call_id, call_tenant_name(c), "BYE from the %s side",
                  leg->teams ? "Teams" : "carrier");
         if (c->state == CS_EARLY || c->state == CS_ROUTING) {
             /* BYE in an early dialog from B: treat as a failure of the call. */
@@ -1100,7 +1178,15 @@ void sbc_call_on_request(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_
             fail_call(c, 487, "Request Terminated", "BYE before answer");
             return;
         }
-        end_call(c, leg->teams ? "BYE from Teams" : "BYE from carrier", leg);
+        call_end(c, leg->teams ? "BYE from Teams" : "BYE from carrier", leg);
+        return;
+    }
+    if (sbc_transfer_is_old_leg(c, leg)) {
+        sbc_txl_reply(txl, st, 481, "Call/Transaction Does Not Exist (dialog transferred)", NULL);
+        return;
+    }
+    if (m == sip_method_refer) {
+        sbc_transfer_on_refer(c, leg, st, msg);
         return;
     }
     forward_request(c, leg, st, msg);
@@ -1115,10 +1201,10 @@ static void b_confirm(sbc_call_t *c, const sip_t *sip)
     leg_t *b = &c->b;
     snprintf(b->remote_tag, sizeof b->remote_tag, "%s", sip->sip_to->a_tag ? sip->sip_to->a_tag : "");
     if (sip->sip_contact)
-        url_text(sip->sip_contact->m_url, b->target, sizeof b->target);
-    route_set(sip, true, b->route, sizeof b->route);
-    leg_update_hop(c, b);
-    send_ack(c, b, b->invite_cseq);
+        call_url_text(sip->sip_contact->m_url, b->target, sizeof b->target);
+    call_route_set(sip, true, b->route, sizeof b->route);
+    call_leg_update_hop(c, b);
+    call_send_ack(c, b, b->invite_cseq);
 }
 
 static void on_b_invite_response(sbc_call_t *c, msg_t *msg)
@@ -1137,10 +1223,10 @@ static void on_b_invite_response(sbc_call_t *c, msg_t *msg)
             snprintf(b->remote_tag, sizeof b->remote_tag, "%s", sip->sip_to->a_tag);
         const char *ctype, *body;
         size_t blen;
-        body_of(msg, &ctype, &body, &blen);
+        call_body_of(msg, &ctype, &body, &blen);
         sdp_out_t out;
         /* Early media: an unusable provisional answer is relayed without SDP. */
-        if (media_apply(c, 1, false, ctype, body, blen, &out) != SBC_MEDIA_OK)
+        if (call_media_apply(c, 1, false, ctype, body, blen, &out) != SBC_MEDIA_OK)
             out.len = 0;
         reply_a(c, status, sip->sip_status->st_phrase, NULL, out.len ? "application/sdp" : NULL, out.text, out.len);
         return;
@@ -1151,15 +1237,15 @@ static void on_b_invite_response(sbc_call_t *c, msg_t *msg)
             send_bye(c, b, 1);   /* answered after we gave up (CANCEL race) */
             c->b_ict = NULL;
             c->b_cancel_wait = NULL;
-            maybe_free(c);
+            call_maybe_free(c);
             return;
         }
         c->b_ict = NULL;
         const char *ctype, *body;
         size_t blen;
-        body_of(msg, &ctype, &body, &blen);
+        call_body_of(msg, &ctype, &body, &blen);
         sdp_out_t out;
-        enum sbc_media_status mst = media_apply(c, 1, false, ctype, body, blen, &out);
+        enum sbc_media_status mst = call_media_apply(c, 1, false, ctype, body, blen, &out);
         if (mst != SBC_MEDIA_OK || (!out.len && !c->b_provisional)) {
             /* Answered with media we cannot use: hang up B, refuse A. */
             sbc_sig_stats(c->sig)->rejected_media++;
@@ -1171,19 +1257,33 @@ static void on_b_invite_response(sbc_call_t *c, msg_t *msg)
         c->answered = time(NULL);
         sbc_timer_stop(&c->setup_timer);
         sbc_sig_stats(c->sig)->calls_answered++;
-        reply_a(c, 200, sip->sip_status->st_phrase, NULL, out.len ? "application/sdp" : NULL, out.text, out.len);
-        LOG_CALL(SBC_LOG_INFO, c->a.call_id, tenant_name(c), "answered");
+        /* Each leg its own session timer: B's from its 2xx, A's from A's INVITE. */
+        sbc_stimer_uac_answered(&b->stimer, sip);
+        char timer[160];
+        sbc_stimer_uas(&c->a.stimer, sip_of(c->a_invite), timer, sizeof timer);
+        reply_a(c, 200, sip->sip_status->st_phrase, timer, out.len ? "application/sdp" : NULL, out.text, out.len);
+        LOG_CALL(SBC_LOG_INFO, c->a.call_id, call_tenant_name(c), "answered");
         return;
     }
     /* Final failure. Failover before any provisional: 408/503/504 (R8). */
     if (c->state == CS_ENDING) {
         c->b_ict = NULL;
         c->b_cancel_wait = NULL;
-        maybe_free(c);
+        call_maybe_free(c);
         return;
     }
+    unsigned se = status == 422 ? sbc_stimer_retry_after_422(sip, c->b_session_expires) : 0;
+    if (se) {
+        /* RFC 4028 §7.4: retry with the interval the target demands. */
+        LOG_CALL(SBC_LOG_INFO, c->a.call_id, call_tenant_name(c), "422: retrying with Session-Expires %u", se);
+        c->b_session_expires = se;
+        c->next_target--;
+        c->b_ict = NULL;
+        if (b_invite_next(c) == 0)
+            return;
+    }
     if (!c->b_provisional && (status == 408 || status == 503 || status == 504)) {
-        LOG_CALL(SBC_LOG_WARN, c->a.call_id, tenant_name(c), "target answered %d, failing over", status);
+        LOG_CALL(SBC_LOG_WARN, c->a.call_id, call_tenant_name(c), "target answered %d, failing over", status);
         if (status == 503 && b->hop.conn_id && c->to_teams)
             sbc_sig_close_conn(c->sig, b->hop.conn_id);   /* R8: drop that connection */
         b_failed(c, status, "all targets failed");
@@ -1206,20 +1306,28 @@ static void on_fwd_response(sbc_call_t *c, msg_t *msg)
     if (f.invite && status < 300) {
         /* Re-INVITE answered: refresh the target, ACK, pass the 2xx back. */
         if (sip->sip_contact) {
-            url_text(sip->sip_contact->m_url, f.to->target, sizeof f.to->target);
-            leg_update_hop(c, f.to);
+            call_url_text(sip->sip_contact->m_url, f.to->target, sizeof f.to->target);
+            call_leg_update_hop(c, f.to);
         }
-        send_ack(c, f.to, f.to->invite_cseq);
+        call_send_ack(c, f.to, f.to->invite_cseq);
     }
     const char *ctype, *body;
     size_t blen;
-    body_of(msg, &ctype, &body, &blen);
+    call_body_of(msg, &ctype, &body, &blen);
     sdp_out_t out;
     out.len = 0;
-    if (status < 300 && media_apply(c, leg_index(c, f.to), false, ctype, body, blen, &out) != SBC_MEDIA_OK)
+    if (status < 300 && call_media_apply(c, call_leg_index(c, f.to), false, ctype, body, blen, &out) != SBC_MEDIA_OK)
         out.len = 0;
-    msg_t *r = build_response(c, f.from, sbc_txn_request(f.st), status, sip->sip_status->st_phrase, NULL,
-                              out.len ? (is_sdp(ctype) ? "application/sdp" : ctype) : NULL, out.text, out.len);
+    /* A 2xx to a re-INVITE/UPDATE refreshes both dialogs' session timers. */
+    char timer[160] = "";
+    sip_t *rq = sip_of(sbc_txn_request(f.st));
+    if (status < 300 && (rq->sip_request->rq_method == sip_method_invite ||
+                         rq->sip_request->rq_method == sip_method_update)) {
+        sbc_stimer_uac_answered(&f.to->stimer, sip);
+        sbc_stimer_uas(&f.from->stimer, rq, timer, sizeof timer);
+    }
+    msg_t *r = call_build_response(c, f.from, sbc_txn_request(f.st), status, sip->sip_status->st_phrase, timer,
+                              out.len ? (call_is_sdp(ctype) ? "application/sdp" : ctype) : NULL, out.text, out.len);
     if (r) {
         if (f.invite && status < 300)
             c->fwd_2xx = sbc_txl_2xx_retransmit_start(sbc_sig_txl(c->sig), r, sbc_txn_hop(f.st), fwd_2xx_timeout, c);
@@ -1227,7 +1335,7 @@ static void on_fwd_response(sbc_call_t *c, msg_t *msg)
     }
     sbc_txn_detach(f.st);
     memset(&c->fwd, 0, sizeof c->fwd);
-    maybe_free(c);
+    call_maybe_free(c);
 }
 
 static int bye_slot(sbc_call_t *c, sbc_txn_t *ct)
@@ -1253,7 +1361,7 @@ void sbc_call_on_response(sbc_sig_t *s, sbc_txn_t *ct, void *ctx, msg_t *msg, co
                 send_bye(c, &c->b, 1);   /* answered although cancelled */
             }
             c->b_cancel_wait = NULL;
-            maybe_free(c);
+            call_maybe_free(c);
         }
         return;
     }
@@ -1261,22 +1369,36 @@ void sbc_call_on_response(sbc_sig_t *s, sbc_txn_t *ct, void *ctx, msg_t *msg, co
         on_fwd_response(c, msg);
         return;
     }
+    if (sbc_transfer_on_response(c, ct, msg))
+        return;
+    if (ct == c->a.refresh_ct || ct == c->b.refresh_ct) {
+        on_refresh_response(c, ct == c->a.refresh_ct ? &c->a : &c->b, msg);
+        return;
+    }
     int slot = bye_slot(c, ct);
     if (slot >= 0 && status >= 200) {
         c->bye_ct[slot] = NULL;
-        maybe_free(c);
+        call_maybe_free(c);
     }
 }
 
 static void client_failed(sbc_call_t *c, sbc_txn_t *ct, int status, const char *why)
 {
     if (ct == c->b_ict) {
-        LOG_CALL(SBC_LOG_WARN, c->a.call_id, tenant_name(c), "target %s: %s, failing over", c->b.hop.tls_name, why);
+        LOG_CALL(SBC_LOG_WARN, c->a.call_id, call_tenant_name(c), "target %s: %s, failing over", c->b.hop.tls_name, why);
         b_failed(c, status, why);
         return;
     }
     if (ct == c->b_cancel_wait)
         c->b_cancel_wait = NULL;
+    if (sbc_transfer_on_failure(c, ct, status))
+        return;
+    if (ct == c->a.refresh_ct || ct == c->b.refresh_ct) {
+        (ct == c->a.refresh_ct ? &c->a : &c->b)->refresh_ct = NULL;
+        if (status == 408)   /* RFC 4028 §10: no answer to a refresh ends the session */
+            call_end(c, "session refresh failed", NULL);
+        return;
+    }
     if (ct == c->fwd.ct) {
         sbc_txl_reply(sbc_sig_txl(c->sig), c->fwd.st, status, NULL, NULL);
         sbc_txn_detach(c->fwd.st);
@@ -1285,7 +1407,7 @@ static void client_failed(sbc_call_t *c, sbc_txn_t *ct, int status, const char *
     int slot = bye_slot(c, ct);
     if (slot >= 0)
         c->bye_ct[slot] = NULL;
-    maybe_free(c);
+    call_maybe_free(c);
 }
 
 void sbc_call_on_timeout(sbc_sig_t *s, sbc_txn_t *ct, void *ctx)
@@ -1319,7 +1441,7 @@ void sbc_call_hangup_all(sbc_sig_t *s, const char *reason)
         if (c->state == CS_ENDING)
             continue;
         if (c->state == CS_CONFIRMED) {
-            end_call(c, reason, NULL);
+            call_end(c, reason, NULL);
         } else {
             if (c->b_ict) {
                 sbc_txl_cancel(sbc_sig_txl(s), c->b_ict, NULL);

@@ -592,6 +592,160 @@ PY
   edge_wait
   sipp_uas_wait uas
   ;;
+transfer_to_teams_user)
+  # carrier -> Teams call; Teams REFERs it to another Teams user (x-m/x-t URI,
+  # no user part) with a 400-character Referred-By (R27, R28)
+  write_config "$PROXY1"
+  start
+  target='sip:sip.pstnhub.microsoft.com:5061;transport=tls;x-m=8:orgid:6f2b3c4d-1a2b-4c3d-9e8f-0a1b2c3d4e5f;x-t=7a1b2c3d-0000-4000-8000-00000000abcd'
+  rb="<sip:sip.pstnhub.microsoft.com:5061;x-m=8:orgid:11111111-2222-4333-8444-555555555555;x-t=7a1b2c3d-0000-4000-8000-00000000abcd;x-ti=c0ffee;x-tt="
+  rb="$rb$(head -c $((399 - ${#rb})) /dev/zero | tr '\0' 'q')>"
+  assert_eq "${#rb}" 400 "Referred-By value is 400 characters"
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --expect-calls 2 --refer-after 1 \
+       --refer-to "<$target?X-Note=1>" --referred-by "$rb" --hangup-after 2 --duration 25 --linger 1
+  sipp_uac uac uac-call-remote-bye-expect-200.xml -inf uac-numbers.csv
+  edge_wait
+  old=$(q --dir in --method INVITE --first 1 --header Call-ID)
+  assert_eq "$(q --dir in --status 202 --cseq-method REFER --count)" 1 "REFER answered 202 Accepted"
+  assert_eq "$(q --dir in --method NOTIFY --field body | tr -d '\r' | grep -c '^SIP/2.0')" 2 "two NOTIFYs"
+  assert_eq "$(q --dir in --method NOTIFY --first 1 --field body | tr -d '\r\n')" "SIP/2.0 100 Trying" "first NOTIFY: 100 Trying"
+  assert_eq "$(q --dir in --method NOTIFY --last 1 --field body | tr -d '\r\n')" "SIP/2.0 200 OK" "final NOTIFY: 200 OK"
+  assert_eq "$(q --dir in --method NOTIFY --last 1 --header Subscription-State)" "terminated;reason=noresource" "final NOTIFY ends the subscription"
+  assert_contains "$(q --dir in --method NOTIFY --first 1 --header Event)" "refer" "Event: refer"
+  assert_contains "$(q --dir in --method NOTIFY --first 1 --header Content-Type)" "message/sipfrag" "sipfrag body"
+  assert_eq "$(q --dir in --method NOTIFY --call-id "$old" --count)" 2 "NOTIFYs in the transferor's dialog"
+  assert_eq "$(q --dir in --method NOTIFY --first 1 --field conn)" "inbound" "NOTIFY on a connection the SBC opened (R22)"
+  assert_eq "$(q --dir in --method INVITE --last 1 --field first_line)" "INVITE $target SIP/2.0" "new INVITE to the Refer-To URI, URI headers stripped"
+  assert_eq "$(q --dir in --method INVITE --last 1 --header Referred-By)" "$rb" "Referred-By copied verbatim (400 characters)"
+  assert_contains "$(q --dir in --method INVITE --last 1 --field body)" "RTP/SAVP" "the new INVITE carries an SRTP offer"
+  assert_eq "$(q --dir in --has-header Replaces --count || true)" 0 "no Replaces header toward Teams (R16)"
+  assert_eq "$(q --dir in --method BYE --call-id "$old" --count)" 1 "BYE on the transferor's dialog"
+  new=$(q --dir in --method INVITE --last 1 --header Call-ID)
+  assert_eq "$(q --dir out --method BYE --call-id "$new" --count)" 1 "the transferee hung up in the new dialog"
+  assert_eq "$(grep -c 'INVITE sip:' "$dir/uac.msg")" 1 "no re-INVITE toward the carrier (anchored media)"
+  wait_for test -s "$dir/cdr.jsonl" || fail "no CDR"
+  python3 - "$dir/cdr.jsonl" "$target" <<'PY' || fail "CDR of the transferred call"
+import json, sys
+r = json.loads(open(sys.argv[1]).readline())
+assert r["transferred"]["target"] == sys.argv[2] and r["transferred"]["status"] == 200, r
+assert r["end_reason"] == "BYE from Teams" and r["status"] == 200, r
+PY
+  pass "CDR records the transfer and its target"
+  assert_eq "$(status_field calls_active)" 0 "no call left"
+  ;;
+transfer_from_teams_to_number)
+  # Teams -> carrier call; Teams transfers the PSTN party to a number and
+  # hangs up its own dialog after the final NOTIFY (the other BYE order)
+  write_config "$PROXY1"
+  start
+  sipp_uas_bg uas uas-answer.xml -inf uas-numbers.csv
+  teams_call acme.sbc.lab.example --expect 200 --refer-after 1 --refer-bye --hangup-after 2 --expect-calls 1 --duration 25 \
+       --refer-to '<sip:+15551230077@sip.pstnhub.microsoft.com;user=phone>' \
+       --referred-by '<sip:+15551230001@sip.pstnhub.microsoft.com;user=phone>'
+  edge_wait
+  sipp_uas_wait uas
+  assert_eq "$(q --dir in --method INVITE --last 1 --field first_line)" "INVITE sip:+15551230077@sip.pstnhub.microsoft.com;user=phone SIP/2.0" "new INVITE to the E.164 target, user=phone kept"
+  assert_eq "$(q --dir in --method INVITE --last 1 --header Referred-By)" "<sip:+15551230001@sip.pstnhub.microsoft.com;user=phone>" "Referred-By copied"
+  assert_contains "$(q --dir in --method INVITE --last 1 --header From)" "+15557654321" "the new call comes from the PSTN party"
+  assert_eq "$(q --dir in --method NOTIFY --last 1 --field body | tr -d '\r\n')" "SIP/2.0 200 OK" "final NOTIFY: 200 OK"
+  assert_eq "$(q --dir in --has-header Replaces --count || true)" 0 "no Replaces header toward Teams (R16)"
+  assert_eq "$(grep -c '^BYE' "$dir/uas.msg")" 1 "the carrier got exactly one BYE, at the end"
+  ;;
+transfer_failure_and_refusals)
+  # the target is busy: NOTIFY 486, the original call goes on; Replaces in
+  # Refer-To and REFER from the carrier side are refused
+  write_config "$PROXY1"
+  start
+  sipp_uas_bg uas uas-answer.xml -inf uas-numbers.csv
+  teams_call acme.sbc.lab.example --expect 200 --mode busy --refer-after 1 --hangup-after 2 --duration 25 \
+       --refer-to '<sip:+15551230078@sip.pstnhub.microsoft.com;user=phone>'
+  edge_wait
+  sipp_uas_wait uas
+  assert_eq "$(q --dir in --method NOTIFY --first 1 --field body | tr -d '\r\n')" "SIP/2.0 100 Trying" "first NOTIFY: 100 Trying"
+  assert_eq "$(q --dir in --method NOTIFY --last 1 --field body | tr -d '\r\n')" "SIP/2.0 486 Busy Here" "final NOTIFY carries the failure"
+  first=$(q --dir out --method INVITE --first 1 --header Call-ID)
+  assert_eq "$(q --dir out --method BYE --call-id "$first" --count)" 1 "the original call went on and was hung up by Teams"
+  assert_eq "$(q --dir in --method BYE --count || true)" 0 "the SBC sent no BYE toward Teams"
+  # attended transfer (Replaces in Refer-To) is refused
+  sipp_uas_bg uas2 uas-answer.xml -inf uas-numbers.csv
+  rm -f "$dir/edge.jsonl"
+  teams_call acme.sbc.lab.example --expect 200 --refer-after 1 --refer-expect 501 --hangup-after 1 --duration 20 \
+       --refer-to '<sip:+15551230079@sip.pstnhub.microsoft.com;user=phone?Replaces=abc%40host%3Bto-tag%3D1%3Bfrom-tag%3D2>'
+  edge_wait
+  sipp_uas_wait uas2
+  assert_eq "$(q --dir in --method INVITE --count || true)" 0 "no INVITE for a refused REFER"
+  assert_eq "$(q --dir in --method NOTIFY --count || true)" 0 "no NOTIFY for a refused REFER"
+  ;;
+session_timer_too_small)
+  write_config "$PROXY1"
+  start
+  teams_call acme.sbc.lab.example --session-expires 60 --expect 422 --duration 15
+  edge_wait
+  assert_eq "$(q --dir in --status 422 --header Min-SE)" "90" "422 names the Min-SE of 90 s (RFC 4028 default)"
+  assert_eq "$(status_field calls_total)" 0 "no call created"
+  ;;
+session_timer_refresh)
+  # carrier -> Teams; the SBC asks for 4 s and refreshes the Teams dialog
+  # every 2 s (UPDATE: the edge allows it)
+  write_config "$PROXY1"
+  sed -i 's/^  log: { level: debug, format: text }/  log: { level: debug, format: text }\n  session_expires: 4s\n  min_se: 2s/' "$dir/sbc.yaml"
+  start
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --hangup-after 7 --expect-calls 1 --duration 20 --linger 1
+  sipp_uac uac uac-call-remote-bye-expect-200.xml -inf uac-numbers.csv
+  edge_wait
+  assert_eq "$(q --dir in --method INVITE --first 1 --header Session-Expires)" "4" "INVITE toward Teams asks for 4 s"
+  n=$(q --dir in --method UPDATE --count)
+  [ "$n" -ge 2 ] && [ "$n" -le 4 ] || fail "expected 2-4 refreshes in 7 s, got $n"
+  pass "$n refreshing UPDATEs toward Teams in 7 s"
+  assert_eq "$(q --dir in --method UPDATE --first 1 --header Session-Expires)" "4;refresher=uac" "refresh keeps interval and refresher"
+  python3 - "$dir/edge.jsonl" <<'PY' || fail "refresh spacing"
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+t = [r["t"] for r in recs if r.get("dir") == "in" and r.get("first_line", "").startswith(("UPDATE", "INVITE"))]
+gaps = [round(b - a, 2) for a, b in zip(t, t[1:])]
+assert gaps and all(1.6 <= g <= 2.6 for g in gaps), gaps
+print("gaps", gaps)
+PY
+  pass "refreshes at half the interval"
+  assert_eq "$(status_field calls_active)" 0 "no call left"
+  ;;
+session_timer_refresh_reinvite)
+  # as session_timer_refresh, but the edge does not allow UPDATE: the SBC
+  # refreshes with re-INVITEs re-offering the same SDP (keys unchanged, R32)
+  write_config "$PROXY1"
+  sed -i 's/^  log: { level: debug, format: text }/  log: { level: debug, format: text }\n  session_expires: 4s\n  min_se: 2s/' "$dir/sbc.yaml"
+  start
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --no-update --hangup-after 5 --expect-calls 1 --duration 20 --linger 1
+  sipp_uac uac uac-call-remote-bye-expect-200.xml -inf uac-numbers.csv
+  edge_wait
+  n=$(q --dir in --method INVITE --count)
+  [ "$n" -ge 2 ] && [ "$n" -le 4 ] || fail "expected the INVITE and 1-3 refreshing re-INVITEs in 5 s, got $n INVITEs"
+  pass "$((n - 1)) refreshing re-INVITE(s) toward Teams"
+  assert_eq "$(q --dir in --method UPDATE --count || true)" 0 "no UPDATE to a peer that does not allow it"
+  assert_eq "$(q --dir in --method INVITE --last 1 --header Session-Expires)" "4;refresher=uac" "re-INVITE keeps interval and refresher"
+  k1=$(q --dir in --method INVITE --first 1 --field body | grep a=crypto)
+  k2=$(q --dir in --method INVITE --last 1 --field body | grep a=crypto)
+  assert_eq "$k2" "$k1" "the refresh re-offers our key unchanged (R32)"
+  assert_eq "$(grep -c 'INVITE sip:' "$dir/uac.msg")" 1 "the carrier saw no re-INVITE"
+  assert_eq "$(status_field calls_active)" 0 "no call left"
+  ;;
+session_timer_expiry)
+  # Teams -> carrier; Teams asks for 3 s as refresher but never refreshes:
+  # the SBC ends the call with BYE both ways
+  write_config "$PROXY1"
+  sed -i 's/^  log: { level: debug, format: text }/  log: { level: debug, format: text }\n  min_se: 2s/' "$dir/sbc.yaml"
+  start
+  sipp_uas_bg uas uas-answer.xml -inf uas-numbers.csv
+  teams_call acme.sbc.lab.example --session-expires 3 --expect 200 --duration 15
+  edge_wait
+  sipp_uas_wait uas
+  assert_eq "$(q --dir in --status 200 --cseq-method INVITE --header Session-Expires)" "3;refresher=uac" "200 accepts 3 s with Teams as refresher"
+  assert_eq "$(q --dir in --status 200 --cseq-method INVITE --header Require)" "timer" "Require: timer in the 200"
+  assert_eq "$(q --dir in --method BYE --count)" 1 "Teams got the SBC's BYE"
+  assert_eq "$(grep -c '^BYE' "$dir/uas.msg")" 1 "the carrier got the SBC's BYE"
+  wait_for test -s "$dir/cdr.jsonl" || fail "no CDR"
+  assert_contains "$(cat "$dir/cdr.jsonl")" '"end_reason":"session timer expired"' "CDR end reason"
+  ;;
 *) fail "unknown case $case_name" ;;
 esac
 

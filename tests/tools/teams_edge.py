@@ -70,7 +70,8 @@ ACK_WAIT = 8.0
 RESPONSE_WAIT = 8.0
 
 REASONS = {100: "Trying", 180: "Ringing", 183: "Session Progress", 200: "OK",
-           202: "Accepted", 481: "Call/Transaction Does Not Exist", 486: "Busy Here",
+           202: "Accepted", 422: "Session Interval Too Small",
+           481: "Call/Transaction Does Not Exist", 486: "Busy Here",
            487: "Request Terminated", 488: "Not Acceptable Here", 501: "Not Implemented",
            503: "Service Unavailable"}
 
@@ -372,6 +373,8 @@ class CallBase:
         self.bye_in = asyncio.Event()
         self.cancel_in = asyncio.Event()
         self.dialog = None
+        self.notifies = []                # sipfrag status codes of NOTIFYs, in order
+        self.notify_final = asyncio.Event()
 
     def finish(self, outcome, ok, detail=""):
         if self.done.is_set():
@@ -387,6 +390,42 @@ class CallBase:
             return True
         except asyncio.TimeoutError:
             return False
+
+    async def maybe_transfer(self):
+        """With --refer-after, the first established call REFERs once (Teams as
+        transferor, RFC 5589 §6). Returns (outcome, ok, detail) when the call
+        is over for us (transferred away), or None when it goes on."""
+        a = self.edge.args
+        if a.refer_after is None or self.edge.refer_done:
+            return None
+        self.edge.refer_done = True
+        if await self.wait(self.bye_in, a.refer_after):
+            return ("completed", False, "BYE from the SBC before the REFER")
+        hop = self.dialog.next_hop()
+        conn = await self.edge.outbound(hop["host"], hop["port"] or 5061)
+        ref = self.dialog.request("REFER", conn.local)
+        ref.add("Contact", "<sip:sip.pstnhub.microsoft.com:5061;transport=tls>")
+        ref.add("Refer-To", a.refer_to)
+        if a.referred_by:
+            ref.add("Referred-By", a.referred_by)
+        resp = await self.edge.transact(conn, ref, RESPONSE_WAIT)
+        code = resp.status if resp else None
+        self.edge.rec.event("refer_result", call_id=self.call_id, code=code)
+        if code != a.refer_expect:
+            return ("refer_refused", False, "REFER answered %s, expected %d" % (code, a.refer_expect))
+        if code != 202:
+            return None                   # refused as expected: the call goes on
+        if not await self.wait(self.notify_final, self.edge.remaining()):
+            return ("no_final_notify", False, "no final NOTIFY (got %s)" % self.notifies)
+        final = self.notifies[-1]
+        if not 200 <= final < 300:
+            return None                   # the transfer failed: the call goes on
+        if a.refer_bye:
+            # Either order: our BYE may cross the SBC's one (481 then).
+            code = await self.send_bye()
+            return ("transferred", code in (200, 481), "NOTIFY %s, our BYE answered %s" % (self.notifies, code))
+        got = await self.wait(self.bye_in, ACK_WAIT)
+        return ("transferred", got, "NOTIFY %s, %s" % (self.notifies, "BYE from the SBC" if got else "no BYE"))
 
     async def send_bye(self):
         """BYE on a connection the edge opens (or already opened) to the
@@ -439,7 +478,14 @@ class IncomingCall(CallBase):
             self.final_sent = True
             self.code = code
         if code >= 180:
-            extra.append(("Allow", ALLOW))
+            extra.append(("Allow", self.edge.allow()))
+        se = self.invite.get("Session-Expires")
+        if code == 200 and se and not self.edge.args.no_session_timer:
+            # RFC 4028 §9: we support timers; the SBC refreshes unless it chose.
+            delta, _, params = se.partition(";")
+            refresher = "uas" if "refresher=uas" in params.replace(" ", "") else "uac"
+            extra += [("Session-Expires", "%s;refresher=%s" % (delta.strip(), refresher)),
+                      ("Require", "timer")]
         if body:
             extra.append(("Content-Type", "application/sdp"))
         resp = make_response(self.invite, code, REASONS.get(code, "Unknown"),
@@ -515,6 +561,10 @@ class IncomingCall(CallBase):
         await self.hang_up_or_wait()
 
     async def hang_up_or_wait(self):
+        done = await self.maybe_transfer()
+        if done:
+            self.finish(*done)
+            return
         ha = self.edge.args.hangup_after
         if ha is not None:
             if await self.wait(self.bye_in, ha):
@@ -572,11 +622,11 @@ class OutgoingCall(CallBase):
         if a.record_route:
             inv.add("Record-Route", "<sip:sip.pstnhub.microsoft.com:5061;transport=tls;lr>")
         inv.add("P-Asserted-Identity", self.local_uri)
-        inv.add("Allow", ALLOW)
+        inv.add("Allow", self.edge.allow())
         if a.session_expires:
             inv.add("Supported", "timer")
             inv.add("Session-Expires", "%d;refresher=uac" % a.session_expires)
-            inv.add("Min-SE", "90")
+            inv.add("Min-SE", str(min(90, a.session_expires)))
         inv.add("User-Agent", USER_AGENT)
         inv.add("Content-Type", "application/sdp")
         inv.body = sdp_offer(ip, self.edge.media_port(), secrets.randbelow(10**9))
@@ -665,6 +715,10 @@ class OutgoingCall(CallBase):
             await self.send_bye()
             self.finish("answered", False, "answered; expected %d" % self.expect)
             return
+        done = await self.maybe_transfer()
+        if done:
+            self.finish(*done)
+            return
         ha = self.edge.args.hangup_after
         if ha is not None and not await self.wait(self.bye_in, ha):
             code = await self.send_bye()
@@ -714,6 +768,7 @@ class Edge:
         self.deadline = time.monotonic() + args.duration
         self.stop = asyncio.Event()
         self.internal_errors = 0
+        self.refer_done = False
         self._media_port = 50000
 
     # --- TLS -------------------------------------------------------------
@@ -743,6 +798,11 @@ class Edge:
         return ctx
 
     # --- helpers ---------------------------------------------------------
+    def allow(self):
+        if self.args.no_update:
+            return ", ".join(m for m in ALLOW.split(", ") if m != "UPDATE")
+        return ALLOW
+
     def remaining(self):
         return max(0.0, self.deadline - time.monotonic())
 
@@ -912,6 +972,12 @@ class Edge:
             ip, _ = conn.local_addr
             body = sdp_answer(msg.body, ip, self.media_port(), secrets.randbelow(10**9))
         extra = [("Contact", "<sip:%s;transport=tls>" % conn.local), ("Server", USER_AGENT)]
+        se = msg.get("Session-Expires")
+        if se and not self.args.no_session_timer:
+            # RFC 4028 §9: a refresh's 2xx repeats the interval and refresher.
+            delta, _, params = se.partition(";")
+            refresher = "uas" if "refresher=uas" in params.replace(" ", "") else "uac"
+            extra += [("Session-Expires", "%s;refresher=%s" % (delta.strip(), refresher)), ("Require", "timer")]
         if body:
             extra.append(("Content-Type", "application/sdp"))
         await conn.send(make_response(msg, 200, "OK", extra=extra, body=body))
@@ -948,9 +1014,22 @@ class Edge:
         else:
             await conn.send(make_response(msg, 200, "OK", extra=[("Server", USER_AGENT)]))
 
+    async def on_notify(self, conn, msg):
+        """NOTIFY of a REFER subscription: its sipfrag status is kept in order."""
+        call = self.find_dialog_call(msg)
+        if call is None:
+            await conn.send(make_response(msg, 481, REASONS[481]))
+            return
+        await conn.send(make_response(msg, 200, "OK", extra=[("Server", USER_AGENT)]))
+        frag = (msg.body or "").split()
+        if len(frag) >= 2 and frag[0] == "SIP/2.0" and frag[1].isdigit():
+            call.notifies.append(int(frag[1]))
+        if (msg.get("Subscription-State") or "").strip().lower().startswith("terminated"):
+            call.notify_final.set()
+
     # An UPDATE carrying an offer is answered like a re-INVITE (RFC 3311).
     on_update = on_reinvite
-    on_info = on_notify = _in_dialog_ok
+    on_info = _in_dialog_ok
 
     # --- run ---------------------------------------------------------------
     async def originate(self):
@@ -1058,7 +1137,7 @@ class Edge:
     def summary(self):
         a = self.args
         out_ok = sum(c.ok for c in self.outgoing)
-        in_ok = sum(c.ok and c.outcome == IncomingCall.EXPECTED[c.mode] for c in self.incoming)
+        in_ok = sum(c.ok and c.outcome in (IncomingCall.EXPECTED[c.mode], "transferred") for c in self.incoming)
         problems = []
         if a.call and (out_ok != a.count or len(self.outgoing) != a.count):
             problems.append("outgoing %d/%d ok" % (out_ok, a.count))
@@ -1130,6 +1209,20 @@ def parse_args(argv):
                    help="Session-Expires offered on INVITEs (default 1800; 0 leaves it out)")
     g.add_argument("--record-route", action="store_true",
                    help="add a Record-Route naming sip.pstnhub.microsoft.com to INVITEs")
+    g = p.add_argument_group("transfer (Teams as the transferor) and session timers")
+    g.add_argument("--refer-after", type=float, metavar="S",
+                   help="S seconds into the first established call, send REFER instead of hanging up")
+    g.add_argument("--refer-to", metavar="NAME-ADDR",
+                   help="Refer-To value, e.g. '<sip:+15557654322@sip.pstnhub.microsoft.com;user=phone>'")
+    g.add_argument("--referred-by", metavar="VALUE", help="Referred-By value (sent as is)")
+    g.add_argument("--refer-expect", type=int, default=202, metavar="CODE",
+                   help="status the REFER must get (default 202)")
+    g.add_argument("--refer-bye", action="store_true",
+                   help="after a successful transfer, send BYE on the old dialog ourselves")
+    g.add_argument("--no-update", action="store_true",
+                   help="leave UPDATE out of Allow (session refreshes then come as re-INVITEs)")
+    g.add_argument("--no-session-timer", action="store_true",
+                   help="answer INVITEs without Session-Expires (the timer is not supported)")
     g = p.add_argument_group("both roles")
     g.add_argument("--options", action="append", default=[], metavar="FQDN[:PORT]",
                    help="send one OPTIONS to the SBC at FQDN (port 5061) and expect 200 (repeatable)")
@@ -1161,6 +1254,8 @@ def parse_args(argv):
         p.error("--call needs --to-host and --sbc")
     if not a.call and not a.proxy and not a.options:
         p.error("nothing to do: give --proxy, --call or --options")
+    if a.refer_after is not None and not a.refer_to:
+        p.error("--refer-after needs --refer-to")
     if a.count < 1 or a.duration <= 0:
         p.error("--count and --duration must be positive")
     return a
