@@ -13,6 +13,7 @@
 #include "sbc/log.h"
 
 #define DEFAULT_T1 500u
+#define DEFAULT_TRYING 200
 #define DEFAULT_T2 4000u
 #define DEFAULT_T4 5000u
 #define HASH_MIN 256u
@@ -227,6 +228,7 @@ static void txn_compact_last(sbc_txn_t *t)
 
 static void txn_retx_fired(void *arg);
 static void txn_end_fired(void *arg);
+static void send_trying(sbc_txn_t *t);
 
 static sbc_txn_t *txn_new(sbc_txl_t *txl, enum sbc_txn_kind kind, const char *branch,
                           const char *sent_by)
@@ -341,6 +343,7 @@ sbc_txl_t *sbc_txl_create(const sbc_txl_conf_t *conf, const sbc_txl_ops_t *ops, 
     if (!txl)
         return NULL;
     txl->conf.t1_ms = conf && conf->t1_ms ? conf->t1_ms : DEFAULT_T1;
+    txl->conf.trying_ms = conf && conf->trying_ms ? conf->trying_ms : DEFAULT_TRYING;
     txl->conf.t2_ms = conf && conf->t2_ms ? conf->t2_ms : DEFAULT_T2;
     txl->conf.t4_ms = conf && conf->t4_ms ? conf->t4_ms : DEFAULT_T4;
     if (txl->conf.t2_ms < txl->conf.t1_ms)
@@ -418,6 +421,10 @@ static void txn_retx_fired(void *arg)
         what = t->req;
         break;
     case SBC_TXN_IST:          /* Timer G: final response, doubles up to T2 */
+        if (t->state == SBC_TXN_PROCEEDING && !t->status) {
+            send_trying(t);        /* the TU took longer than trying_ms */
+            return;
+        }
         if (t->state != SBC_TXN_COMPLETED || !txn_has_last(t))
             return;
         last = true;
@@ -651,8 +658,25 @@ static void receive_response(sbc_txl_t *txl, msg_t *msg, const sbc_hop_t *hop)
 
 /* ---- server transactions -------------------------------------------------- */
 
+/* 100 Trying stops the INVITE retransmissions upstream. */
+static void send_trying(sbc_txn_t *t)
+{
+    sbc_timer_stop(&t->t_retx);
+    if (t->last || !t->req)
+        return;
+    t->last = sbc_sipmsg_response(t->req, 100, NULL, NULL);
+    if (!t->last || txn_send(t, t->last) < 0)
+        LOG_WARN("txn: cannot send 100 Trying (branch %s)", t->key);
+    else
+        t->status = 100;
+}
+
 static void resend_last(sbc_txn_t *t)
 {
+    if (t->kind == SBC_TXN_IST && t->state == SBC_TXN_PROCEEDING && !t->status) {
+        send_trying(t);           /* a retransmission: the peer wants news now */
+        return;
+    }
     if (txn_has_last(t) && txn_send_last(t) < 0)
         txn_terminate(t, SBC_TXN_END_TRANSPORT);
 }
@@ -718,12 +742,10 @@ static void receive_request(sbc_txl_t *txl, msg_t *msg, const sbc_hop_t *hop)
     }
     t->reliable = t->hop.tp != SBC_TP_UDP;
     if (kind == SBC_TXN_IST) {
-        /* 100 Trying at once: stops the INVITE retransmissions upstream */
-        t->last = sbc_sipmsg_response(msg, 100, NULL, NULL);
-        if (!t->last || txn_send(t, t->last) < 0)
-            LOG_WARN("txn: cannot send 100 Trying (branch %s)", t->key);
+        if (txl->conf.trying_ms < 0)
+            send_trying(t);
         else
-            t->status = 100;
+            sbc_timer_start(&t->t_retx, (unsigned)txl->conf.trying_ms);
     }
     txl->ops.request(txl->arg, t, msg, hop);
 }
@@ -748,6 +770,8 @@ int sbc_txl_respond(sbc_txl_t *txl, sbc_txn_t *st, msg_t *resp)
         msg_destroy(resp);
         return -1;
     }
+    if (st->kind == SBC_TXN_IST && st->state == SBC_TXN_PROCEEDING)
+        sbc_timer_stop(&st->t_retx);   /* the pending 100 Trying is not needed */
     if (txn_send(st, resp) < 0) {
         LOG_WARN("txn: cannot send %d (branch %s)", status, st->key);
         msg_destroy(resp);

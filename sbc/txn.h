@@ -31,6 +31,10 @@ typedef struct sbc_txl_conf {
     unsigned t1_ms;   /* RTT estimate, default 500 */
     unsigned t2_ms;   /* max non-INVITE / response retransmit interval, default 4000 */
     unsigned t4_ms;   /* max message lifetime in the network, default 5000 */
+    /* An INVITE gets 100 Trying only if the TU has not answered within this
+     * (RFC 3261 §17.2.1; default 200 ms, < 0 = at once): a B2BUA relaying a
+     * quick 18x saves a datagram per call; a retransmitted INVITE gets it at once. */
+    int trying_ms;
 } sbc_txl_conf_t;
 
 enum sbc_txn_kind {

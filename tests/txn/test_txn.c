@@ -113,6 +113,20 @@ static int setup(void **state)
     sbc_sipmsg_global_init();
     env_t *e = calloc(1, sizeof *e);
     e->clock = sbc_clock_fake_create();
+    /* 100 Trying at once here; its delayed default has its own test */
+    sbc_txl_conf_t conf = { .trying_ms = -1 };
+    e->txl = sbc_txl_create(&conf, &ops, e, e->clock);
+    assert_non_null(e->txl);
+    *state = e;
+    return 0;
+}
+
+/* The default: 100 Trying only when the TU is slower than 200 ms. */
+static int setup_delayed_trying(void **state)
+{
+    sbc_sipmsg_global_init();
+    env_t *e = calloc(1, sizeof *e);
+    e->clock = sbc_clock_fake_create();
     e->txl = sbc_txl_create(NULL, &ops, e, e->clock);
     assert_non_null(e->txl);
     *state = e;
@@ -448,6 +462,50 @@ static void test_nict_reliable_and_transport_error(void **state)
 }
 
 /* ---- server INVITE ------------------------------------------------------- */
+
+static void test_ist_trying_delayed(void **state)
+{
+    env_t *e = *state;
+    sbc_hop_t src = udp_hop();
+    /* the TU answers 180 within 200 ms: no 100 at all */
+    sbc_txl_receive(e->txl, peer_request("INVITE", "z9hG4bKquick", NULL), &src);
+    sbc_txn_t *quick = e->last_st;
+    advance(e, 150);
+    assert_int_equal(e->n_sent, 0);
+    sbc_sipmsg_resp_opt_t opt = { .to_tag = "w0.q" };
+    assert_int_equal(sbc_txl_reply(e->txl, quick, 180, NULL, &opt), 0);
+    advance(e, 500);
+    assert_int_equal(e->n_sent, 1);
+    assert_true(starts(sent_text(e, 0), "SIP/2.0 180 Ringing\r\n"));
+    /* a slow TU: 100 after 200 ms, once */
+    sbc_txl_receive(e->txl, peer_request("INVITE", "z9hG4bKslow", NULL), &src);
+    sbc_txn_t *slow = e->last_st;
+    advance(e, 199);
+    assert_int_equal(e->n_sent, 1);
+    advance(e, 1);
+    assert_int_equal(e->n_sent, 2);
+    assert_true(starts(sent_text(e, 1), "SIP/2.0 100 Trying\r\n"));
+    advance(e, 2000);
+    assert_int_equal(e->n_sent, 2);
+    /* a retransmission before 200 ms gets its 100 at once */
+    sbc_txl_receive(e->txl, peer_request("INVITE", "z9hG4bKretx", NULL), &src);
+    sbc_txn_t *retx = e->last_st;
+    advance(e, 50);
+    sbc_txl_receive(e->txl, peer_request("INVITE", "z9hG4bKretx", NULL), &src);
+    assert_int_equal(e->n_sent, 3);
+    assert_true(starts(sent_text(e, 2), "SIP/2.0 100 Trying\r\n"));
+    advance(e, 500);
+    assert_int_equal(e->n_sent, 3);      /* the timer went with it */
+    assert_int_equal(e->n_request, 3);
+    sbc_txl_reply(e->txl, quick, 486, NULL, &opt);
+    sbc_txl_reply(e->txl, slow, 486, NULL, &opt);
+    sbc_txl_reply(e->txl, retx, 486, NULL, &opt);
+    sbc_txl_receive(e->txl, peer_request("ACK", "z9hG4bKquick", "w0.q"), &src);
+    sbc_txl_receive(e->txl, peer_request("ACK", "z9hG4bKslow", "w0.q"), &src);
+    sbc_txl_receive(e->txl, peer_request("ACK", "z9hG4bKretx", "w0.q"), &src);
+    advance(e, 64000);
+    assert_int_equal(sbc_txl_count(e->txl), 0);
+}
 
 static void test_ist_trying_and_absorb(void **state)
 {
@@ -832,6 +890,7 @@ int main(void)
         T(test_nict_timer_e_f),
         T(test_nict_proceeding_and_k),
         T(test_nict_reliable_and_transport_error),
+        cmocka_unit_test_setup_teardown(test_ist_trying_delayed, setup_delayed_trying, teardown),
         T(test_ist_trying_and_absorb),
         T(test_ist_non2xx_timer_g_h),
         T(test_ist_non2xx_ack),
