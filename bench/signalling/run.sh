@@ -14,7 +14,7 @@
 #   --settle S  sbcd only: after a step wait S s and sample PSS again (leak
 #            vs. 32 s transaction retention), logged to $OUT/settle.log
 #   --build  build dir with sbc/sbcd and sbc/sbcctl (default build-bench,
-#            configured with -DCMAKE_BUILD_TYPE=Release; built if missing)
+#            configured with -DCMAKE_BUILD_TYPE=Release; always rebuilt first)
 #
 # Addresses: sbcd 127.0.8.1 (Teams TLS :5061, core UDP :5060), its media on
 # 127.0.8.2 (Teams) and 127.0.8.3 (core), ports 16000-60999 each; Teams proxy
