@@ -20,9 +20,16 @@ struct watch {
     bool rtcp;
 };
 
+/* The relay's watch of one socket, indexed by fd: the leg it feeds, or none
+ * while parked (warm, between calls). */
+struct relay_sock {
+    struct event *ev;
+    struct watch *owner;
+    uint64_t last_rx;                    /* parked: last packet dropped */
+};
+
 struct relay_leg {
     int rtp_fd, rtcp_fd;
-    struct event *ev_rtp, *ev_rtcp;
     struct watch w_rtp, w_rtcp;
     struct sockaddr_in sig_rtp, sig_rtcp;    /* signalled */
     bool mux;
@@ -53,6 +60,9 @@ struct sbc_relay {
     struct sockaddr_in rx_from[SBC_RELAY_BATCH];
     struct tx_batch tx[2];               /* RTP socket, RTCP socket of the output leg */
     uint8_t buf[SBC_RELAY_BATCH][BUF_SIZE];
+    struct relay_sock *socks;
+    int n_socks;
+    uint64_t parked_drops;
 };
 
 uint64_t sbc_relay_now_ns(void)
@@ -87,6 +97,12 @@ struct sbc_relay *sbc_relay_create(struct event_base *base, char *err, size_t er
 
 void sbc_relay_destroy(struct sbc_relay *r)
 {
+    if (!r)
+        return;
+    for (int fd = 0; fd < r->n_socks; fd++)
+        if (r->socks[fd].ev)
+            event_free(r->socks[fd].ev);
+    free(r->socks);
     free(r);
 }
 
@@ -238,17 +254,43 @@ static void process(struct sbc_relay *r, struct sbc_relay_stream *s, unsigned li
             flush(r, &r->tx[t], out, in);
 }
 
+static void rx_prepare(struct sbc_relay *r)
+{
+    for (unsigned i = 0; i < SBC_RELAY_BATCH; i++) {
+        r->rx_iov[i].iov_len = SBC_RELAY_MTU;
+        r->rx_msg[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_in);
+        r->rx_msg[i].msg_hdr.msg_flags = 0;
+    }
+}
+
+/* Reads and drops what waits on a parked socket: one batch, or all of it
+ * (before a stream takes the socket over). */
+static void drain(struct sbc_relay *r, int fd, bool all)
+{
+    int n;
+    do {
+        rx_prepare(r);
+        n = recvmmsg(fd, r->rx_msg, SBC_RELAY_BATCH, MSG_DONTWAIT, NULL);
+        if (n > 0) {
+            r->parked_drops += (uint64_t)n;
+            r->socks[fd].last_rx = sbc_relay_now_ns();
+        }
+    } while (all && n == SBC_RELAY_BATCH);
+}
+
+/* Level-triggered: one recvmmsg per readiness unless the batch came back
+ * full, so a wake-up carrying one packet costs one recvmmsg + one sendmmsg. */
 static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
-    struct watch *w = arg;
+    struct sbc_relay *r = arg;
+    struct watch *w = r->socks[fd].owner;
+    if (!w) {
+        drain(r, fd, false);
+        return;
+    }
     struct sbc_relay_stream *s = w->s;
-    struct sbc_relay *r = s->r;
     for (unsigned round = 0; round < MAX_ROUNDS; round++) {
-        for (unsigned i = 0; i < SBC_RELAY_BATCH; i++) {
-            r->rx_iov[i].iov_len = SBC_RELAY_MTU;
-            r->rx_msg[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_in);
-            r->rx_msg[i].msg_hdr.msg_flags = 0;
-        }
+        rx_prepare(r);
         int n = recvmmsg(fd, r->rx_msg, SBC_RELAY_BATCH, MSG_DONTWAIT, NULL);
         if (n <= 0)
             return;
@@ -258,23 +300,72 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+static int grow_socks(struct sbc_relay *r, int fd)
+{
+    if (fd < r->n_socks)
+        return 0;
+    int n = r->n_socks ? r->n_socks : 256;
+    while (n <= fd)
+        n *= 2;
+    struct relay_sock *t = realloc(r->socks, sizeof(*t) * (size_t)n);
+    if (!t)
+        return -1;
+    memset(t + r->n_socks, 0, sizeof(*t) * (size_t)(n - r->n_socks));
+    r->socks = t;
+    r->n_socks = n;
+    return 0;
+}
+
+/* Stops feeding fd's packets to its stream: parked (still watched, drained)
+ * or unwatched. */
+static void release_fd(struct sbc_relay *r, int fd, bool park)
+{
+    if (fd < 0 || fd >= r->n_socks || !r->socks[fd].ev)
+        return;
+    if (park) {
+        r->socks[fd].owner = NULL;
+        r->socks[fd].last_rx = 0;
+        return;
+    }
+    event_free(r->socks[fd].ev);
+    memset(&r->socks[fd], 0, sizeof(r->socks[fd]));
+}
+
 static int watch_fd(struct sbc_relay_stream *s, unsigned li, bool rtcp, int fd, char *err, size_t errlen)
 {
+    struct sbc_relay *r = s->r;
     struct relay_leg *l = &s->leg[li];
     struct watch *w = rtcp ? &l->w_rtcp : &l->w_rtp;
-    struct event **ev = rtcp ? &l->ev_rtcp : &l->ev_rtp;
     *w = (struct watch){ s, (uint8_t)li, rtcp };
+    if (fd < 0)
+        return 0;
+    if (grow_socks(r, fd) < 0) {
+        snprintf(err, errlen, "relay: out of memory watching socket %d", fd);
+        return -1;
+    }
+    struct relay_sock *k = &r->socks[fd];
+    if (k->owner) {
+        snprintf(err, errlen, "relay: socket %d already feeds a stream", fd);
+        return -1;
+    }
+    if (k->ev) {                     /* parked: what the last call left is not ours */
+        drain(r, fd, true);
+    } else {
+        k->ev = event_new(r->base, fd, EV_READ | EV_PERSIST, on_readable, r);
+        if (!k->ev || event_add(k->ev, NULL) < 0) {
+            if (k->ev)
+                event_free(k->ev);
+            k->ev = NULL;
+            snprintf(err, errlen, "relay: cannot watch socket %d", fd);
+            return -1;
+        }
+    }
+    k->owner = w;
+    k->last_rx = 0;
     if (rtcp)
         l->rtcp_fd = fd;
     else
         l->rtp_fd = fd;
-    if (fd < 0)
-        return 0;
-    *ev = event_new(s->r->base, fd, EV_READ | EV_PERSIST, on_readable, w);
-    if (!*ev || event_add(*ev, NULL) < 0) {
-        snprintf(err, errlen, "relay: cannot watch socket %d", fd);
-        return -1;
-    }
     return 0;
 }
 
@@ -296,16 +387,14 @@ struct sbc_relay_stream *sbc_relay_stream_create(struct sbc_relay *r, int rtp_fd
     return s;
 }
 
-void sbc_relay_stream_destroy(struct sbc_relay_stream *s)
+static void stream_free(struct sbc_relay_stream *s, bool park)
 {
     if (!s)
         return;
     for (unsigned i = 0; i < 2; i++) {
         struct relay_leg *l = &s->leg[i];
-        if (l->ev_rtp)
-            event_free(l->ev_rtp);
-        if (l->ev_rtcp)
-            event_free(l->ev_rtcp);
+        release_fd(s->r, l->rtp_fd, park);
+        release_fd(s->r, l->rtcp_fd, park);
         srtp_drop(l->rx);
         srtp_drop(l->rx_old);
         srtp_drop(l->tx);
@@ -313,13 +402,36 @@ void sbc_relay_stream_destroy(struct sbc_relay_stream *s)
     free(s);
 }
 
+void sbc_relay_stream_destroy(struct sbc_relay_stream *s)
+{
+    stream_free(s, false);
+}
+
+void sbc_relay_stream_park(struct sbc_relay_stream *s)
+{
+    stream_free(s, true);
+}
+
+void sbc_relay_unwatch_fd(struct sbc_relay *r, int fd)
+{
+    release_fd(r, fd, false);
+}
+
+uint64_t sbc_relay_parked_last_rx(const struct sbc_relay *r, int fd)
+{
+    return fd >= 0 && fd < r->n_socks && r->socks[fd].ev && !r->socks[fd].owner ? r->socks[fd].last_rx : 0;
+}
+
+uint64_t sbc_relay_parked_drops(const struct sbc_relay *r)
+{
+    return r->parked_drops;
+}
+
 int sbc_relay_stream_set_rtcp_fd(struct sbc_relay_stream *s, int leg, int fd, char *err, size_t errlen)
 {
     struct relay_leg *l = &s->leg[leg & 1];
-    if (l->ev_rtcp) {
-        event_free(l->ev_rtcp);
-        l->ev_rtcp = NULL;
-    }
+    release_fd(s->r, l->rtcp_fd, false);
+    l->rtcp_fd = -1;
     return watch_fd(s, (unsigned)leg & 1u, true, fd, err, errlen);
 }
 

@@ -72,6 +72,16 @@ struct sbc_media_ctx *sbc_media_ctx_create(struct event_base *base, const struct
                                            size_t errlen);
 void sbc_media_ctx_destroy(struct sbc_media_ctx *ctx);
 
+/* Warm socket reuse on one of this worker's pools (portpool.h): up to cap
+ * freed pairs stay bound and watched by this ctx's relay, reused once quiet
+ * for quiet_ms. Every pool a session uses should be warm, or none; destroy
+ * the pool before the ctx. */
+#define SBC_MEDIA_WARM_QUIET_MS 200
+int sbc_media_ctx_warm_pool(struct sbc_media_ctx *ctx, struct sbc_portpool *pool, unsigned cap, unsigned quiet_ms,
+                            char *err, size_t errlen);
+/* Packets that reached warm sockets between calls, dropped. */
+uint64_t sbc_media_ctx_parked_drops(const struct sbc_media_ctx *ctx);
+
 /* legs[0] and legs[1] (leg ids 0 and 1; the B2BUA's A and B). on_timeout
  * fires once when no packet arrived on any stream for the timeout, except
  * while a stream is held inactive (R40); it may destroy the session. */
