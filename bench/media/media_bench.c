@@ -8,6 +8,9 @@
  *   bare      a minimal epoll + recvmmsg/sendmmsg forwarder over the same
  *             per-stream sockets (the ceiling)
  *   rtpengine an external rtpengine (userspace), driven over its ng protocol
+ *   churn     no packets: media sessions created (offer + answer) and
+ *             destroyed in a loop with --streams of them alive, as sbcd does
+ *             per call; --warm-pairs N keeps N freed pairs per pool bound
  * CPU time of the forwarder is measured over a window after a warm-up:
  * µs per packet and packets per second per core = 1 / (CPU per packet). */
 #include <arpa/inet.h>
@@ -43,7 +46,7 @@
 #define SINK_KEY "ytxYuPqaZZ41CkrxqxK2IQ6m5Jn0/s1LLdka1DTN"
 #define BATCH 64
 
-enum mode { M_RELAY, M_BARE, M_RTPENGINE };
+enum mode { M_RELAY, M_BARE, M_RTPENGINE, M_CHURN };
 enum path { P_RTP_RTP, P_RTP_SRTP, P_SRTP_RTP };
 
 static struct {
@@ -53,7 +56,8 @@ static struct {
     const char *ng;                       /* rtpengine ng address */
     int rtpengine_pid;
     unsigned procs;                       /* forwarder processes (one event loop each, like workers) */
-} cfg = { M_RELAY, P_RTP_RTP, 100, 50, 2, 5, NULL, 0, 1 };
+    unsigned warm_pairs, quiet_ms;        /* churn: warm reuse per pool */
+} cfg = { M_RELAY, P_RTP_RTP, 100, 50, 2, 5, NULL, 0, 1, 0, 0 };
 
 /* Shared with the forwarder processes. */
 struct shared {
@@ -64,6 +68,8 @@ struct shared {
 static struct shared *sh;
 
 static struct sockaddr_in *dst;           /* per stream: where the generator sends */
+static const char *path_name[] = { "rtp-rtp", "rtp-srtp", "srtp-rtp" };
+static const char *mode_name[] = { "relay", "bare", "rtpengine", "churn" };
 
 static uint64_t mono_ns(void)
 {
@@ -269,25 +275,44 @@ static void at(uint64_t when_ns, event_callback_fn fn)
 }
 
 static struct sbc_media_session **sessions;
+static struct sbc_media_ctx *mctx;
+static struct sbc_portpool *pool_a, *pool_b;
+static char offer[1024], answer[1024];
+
+/* One call's media: session, offer from leg 0, answer from leg 1. */
+static struct sbc_media_session *session_new(unsigned i)
+{
+    char err[256], out[SBC_MEDIA_SDP_MAX];
+    size_t out_len;
+    struct sbc_media_leg_desc legs[2] = {
+        { .kind = cfg.path == P_SRTP_RTP ? SBC_MEDIA_LEG_TEAMS : SBC_MEDIA_LEG_CARRIER, .pool = pool_a },
+        { .kind = cfg.path == P_RTP_SRTP ? SBC_MEDIA_LEG_TEAMS : SBC_MEDIA_LEG_CARRIER, .pool = pool_b },
+    };
+    struct sbc_media_session *ms = sbc_media_session_create(mctx, legs, NULL, NULL, err, sizeof(err));
+    if (!ms || sbc_media_session_offer(ms, 0, offer, strlen(offer), out, sizeof(out), &out_len, err,
+                                       sizeof(err)) != SBC_MEDIA_OK ||
+        sbc_media_session_answer(ms, 1, answer, strlen(answer), out, sizeof(out), &out_len, err, sizeof(err)) !=
+            SBC_MEDIA_OK) {
+        fprintf(stderr, "session %u: %s\n", i, err);
+        exit(1);
+    }
+    return ms;
+}
 
 /* Streams [first, first + count) on forwarder process `proc`. */
 static void setup_relay(unsigned proc, unsigned first, unsigned count)
 {
     char err[256];
     base = event_base_new();
-    struct sbc_media_ctx *ctx = sbc_media_ctx_create(base, &(struct sbc_media_ctx_cfg){ 0 }, err, sizeof(err));
-    struct sbc_portpool *pa = sbc_portpool_create(A_IP, 10000, 49999, proc, cfg.procs, err, sizeof(err));
-    struct sbc_portpool *pb = sbc_portpool_create(B_IP, 10000, 49999, proc, cfg.procs, err, sizeof(err));
-    if (!ctx || !pa || !pb) {
+    mctx = sbc_media_ctx_create(base, &(struct sbc_media_ctx_cfg){ 0 }, err, sizeof(err));
+    pool_a = sbc_portpool_create(A_IP, 10000, 49999, proc, cfg.procs, err, sizeof(err));
+    pool_b = sbc_portpool_create(B_IP, 10000, 49999, proc, cfg.procs, err, sizeof(err));
+    if (!mctx || !pool_a || !pool_b ||
+        (cfg.warm_pairs && (sbc_media_ctx_warm_pool(mctx, pool_a, cfg.warm_pairs, cfg.quiet_ms, err, sizeof(err)) ||
+                            sbc_media_ctx_warm_pool(mctx, pool_b, cfg.warm_pairs, cfg.quiet_ms, err, sizeof(err))))) {
         fprintf(stderr, "setup: %s\n", err);
         exit(1);
     }
-    struct sbc_media_leg_desc legs[2] = {
-        { .kind = cfg.path == P_SRTP_RTP ? SBC_MEDIA_LEG_TEAMS : SBC_MEDIA_LEG_CARRIER, .pool = pa },
-        { .kind = cfg.path == P_RTP_SRTP ? SBC_MEDIA_LEG_TEAMS : SBC_MEDIA_LEG_CARRIER, .pool = pb },
-    };
-    char offer[1024], answer[1024], out[SBC_MEDIA_SDP_MAX];
-    size_t out_len;
     const char *crypto_a = "a=rtcp-mux\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" GEN_KEY "\r\n";
     const char *crypto_b = "a=rtcp-mux\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" SINK_KEY "\r\n";
     snprintf(offer, sizeof(offer),
@@ -300,17 +325,57 @@ static void setup_relay(unsigned proc, unsigned first, unsigned count)
              SINK_PORT, cfg.path == P_RTP_SRTP ? "RTP/SAVP" : "RTP/AVP", cfg.path == P_RTP_SRTP ? crypto_b : "");
     sessions = calloc(cfg.streams, sizeof(*sessions));
     for (unsigned i = first; i < first + count; i++) {
-        struct sbc_media_session *ms = sbc_media_session_create(ctx, legs, NULL, NULL, err, sizeof(err));
-        if (!ms || sbc_media_session_offer(ms, 0, offer, strlen(offer), out, sizeof(out), &out_len, err,
-                                           sizeof(err)) != SBC_MEDIA_OK ||
-            sbc_media_session_answer(ms, 1, answer, strlen(answer), out, sizeof(out), &out_len, err,
-                                     sizeof(err)) != SBC_MEDIA_OK) {
-            fprintf(stderr, "session %u: %s\n", i, err);
-            exit(1);
-        }
-        sessions[i] = ms;
-        dst[i] = sa(A_IP, sbc_media_session_local_port(ms, 0, 0));
+        sessions[i] = session_new(i);
+        dst[i] = sa(A_IP, sbc_media_session_local_port(sessions[i], 0, 0));
     }
+}
+
+/* Media set-up cost per call: --streams sessions alive; the oldest is
+ * destroyed and a new one created (offer + answer) in a loop. */
+static void run_churn(void)
+{
+    cfg.procs = 1;
+    setup_relay(0, 0, cfg.streams);
+    uint64_t end = mono_ns() + (uint64_t)cfg.measure_s * 1000000000u, c0 = thread_cpu_ns(), n = 0;
+    while (mono_ns() < end) {
+        for (unsigned k = 0; k < 64; k++, n++) {
+            unsigned i = (unsigned)(n % cfg.streams);
+            sbc_media_session_destroy(sessions[i]);
+            sessions[i] = session_new(i);
+        }
+        event_base_loop(base, EVLOOP_NONBLOCK);
+    }
+    double cpu_s = (double)(thread_cpu_ns() - c0) / 1e9;
+    const struct sbc_portpool_stats *st = sbc_portpool_stats(pool_a);
+    printf("churn     %-8s alive=%-6u warm=%-4u quiet=%ums  %8.0f sessions/s per CPU-second  %6.2f us/session  "
+           "warm hits %.0f%%\n",
+           path_name[cfg.path], cfg.streams, cfg.warm_pairs, cfg.quiet_ms, (double)n / cpu_s, cpu_s * 1e6 / (double)n,
+           100.0 * (double)st->warm_hits / (double)(st->warm_hits + st->cold_allocs));
+}
+
+/* Where the relay dropped packets (stderr, only when it did): tells relay
+ * losses from kernel ones (socket buffers, see nstat). */
+static void report_drops(unsigned first, unsigned count)
+{
+    struct sbc_relay_leg_stats t = { 0 };
+    for (unsigned i = first; i < first + count; i++)
+        for (int l = 0; l < 2; l++) {
+            const struct sbc_relay_leg_stats *st = sbc_media_session_stats(sessions[i], 0, l);
+            t.rx_packets += st->rx_packets;
+            t.srtp_auth_fail += st->srtp_auth_fail;
+            t.srtp_replay += st->srtp_replay;
+            t.foreign += st->foreign;
+            t.malformed += st->malformed;
+            t.no_dest += st->no_dest;
+            t.send_fail += st->send_fail;
+        }
+    uint64_t drops = t.srtp_auth_fail + t.srtp_replay + t.foreign + t.malformed + t.no_dest + t.send_fail;
+    if (drops)
+        fprintf(stderr, "relay drops: rx=%llu auth=%llu replay=%llu foreign=%llu malformed=%llu no_dest=%llu "
+                        "send_fail=%llu\n",
+                (unsigned long long)t.rx_packets, (unsigned long long)t.srtp_auth_fail,
+                (unsigned long long)t.srtp_replay, (unsigned long long)t.foreign, (unsigned long long)t.malformed,
+                (unsigned long long)t.no_dest, (unsigned long long)t.send_fail);
 }
 
 struct bare_pair {
@@ -445,20 +510,20 @@ static void setup_rtpengine(void)
     }
     ng_addr = sa(host, (uint16_t)port);
     ng_fd = socket(AF_INET, SOCK_DGRAM, 0);
-    char offer[1024], answer[1024], out[4096];
-    snprintf(offer, sizeof(offer),
+    char ng_offer[1024], ng_answer[1024], out[4096];
+    snprintf(ng_offer, sizeof(ng_offer),
              "v=0\r\no=- 1 1 IN IP4 " GEN_IP "\r\ns=-\r\nc=IN IP4 " GEN_IP "\r\nt=0 0\r\n"
              "m=audio %u %s 0\r\n%sa=rtpmap:0 PCMU/8000\r\na=ptime:20\r\n",
              GEN_PORT, cfg.path == P_SRTP_RTP ? "RTP/SAVP" : "RTP/AVP",
              cfg.path == P_SRTP_RTP ? "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" GEN_KEY "\r\n" : "");
-    snprintf(answer, sizeof(answer),
+    snprintf(ng_answer, sizeof(ng_answer),
              "v=0\r\no=- 2 1 IN IP4 " SINK_IP "\r\ns=-\r\nc=IN IP4 " SINK_IP "\r\nt=0 0\r\n"
              "m=audio %u %s 0\r\n%sa=rtpmap:0 PCMU/8000\r\na=ptime:20\r\n",
              SINK_PORT, cfg.path == P_RTP_SRTP ? "RTP/SAVP" : "RTP/AVP",
              cfg.path == P_RTP_SRTP ? "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" SINK_KEY "\r\n" : "");
     for (unsigned i = 0; i < cfg.streams; i++) {
-        ng_call("offer", i, offer, out, sizeof(out));
-        ng_call("answer", i, answer, out, sizeof(out));
+        ng_call("offer", i, ng_offer, out, sizeof(out));
+        ng_call("answer", i, ng_answer, out, sizeof(out));
         char *m = strstr(out, "m=audio ");
         char *c = strstr(out, "c=IN IP4 ");
         if (!m || !c) {
@@ -487,21 +552,24 @@ static void delete_rtpengine(void)
 
 /* ---- main ---- */
 
-static const char *path_name[] = { "rtp-rtp", "rtp-srtp", "srtp-rtp" };
-static const char *mode_name[] = { "relay", "bare", "rtpengine" };
 
 int main(int argc, char **argv)
 {
     static const struct option lo[] = {
         { "mode", 1, 0, 'm' }, { "path", 1, 0, 'p' },    { "streams", 1, 0, 'n' }, { "rate", 1, 0, 'r' },
         { "warm", 1, 0, 'w' }, { "seconds", 1, 0, 's' }, { "ng", 1, 0, 'g' },      { "rtpengine-pid", 1, 0, 'P' },
-        { "procs", 1, 0, 'j' },
+        { "procs", 1, 0, 'j' }, { "warm-pairs", 1, 0, 'W' }, { "quiet-ms", 1, 0, 'Q' },
         { 0, 0, 0, 0 },
     };
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
-        case 'm': cfg.mode = !strcmp(optarg, "bare") ? M_BARE : !strcmp(optarg, "rtpengine") ? M_RTPENGINE : M_RELAY; break;
+        case 'm':
+            cfg.mode = !strcmp(optarg, "bare")        ? M_BARE
+                       : !strcmp(optarg, "rtpengine") ? M_RTPENGINE
+                       : !strcmp(optarg, "churn")     ? M_CHURN
+                                                      : M_RELAY;
+            break;
         case 'p': cfg.path = !strcmp(optarg, "rtp-srtp") ? P_RTP_SRTP : !strcmp(optarg, "srtp-rtp") ? P_SRTP_RTP : P_RTP_RTP; break;
         case 'n': cfg.streams = (unsigned)atoi(optarg); break;
         case 'r': cfg.rate = (unsigned)atoi(optarg); break;
@@ -510,9 +578,12 @@ int main(int argc, char **argv)
         case 'g': cfg.ng = optarg; break;
         case 'P': cfg.rtpengine_pid = atoi(optarg); break;
         case 'j': cfg.procs = (unsigned)atoi(optarg); break;
+        case 'W': cfg.warm_pairs = (unsigned)atoi(optarg); break;
+        case 'Q': cfg.quiet_ms = (unsigned)atoi(optarg); break;
         default:
-            fprintf(stderr, "usage: media_bench --mode relay|bare|rtpengine --path rtp-rtp|rtp-srtp|srtp-rtp "
-                            "--streams N [--rate PPS] [--warm S] [--seconds S] [--ng ADDR:PORT --rtpengine-pid PID]\n");
+            fprintf(stderr, "usage: media_bench --mode relay|bare|rtpengine|churn --path rtp-rtp|rtp-srtp|srtp-rtp "
+                            "--streams N [--rate PPS] [--warm S] [--seconds S] [--procs N] [--ng ADDR:PORT "
+                            "--rtpengine-pid PID] [--warm-pairs N --quiet-ms MS]\n");
             return 2;
         }
     }
@@ -524,6 +595,11 @@ int main(int argc, char **argv)
     if (sbc_srtp_global_init(err, sizeof(err)) != 0) {
         fprintf(stderr, "srtp: %s\n", err);
         return 1;
+    }
+    if (cfg.mode == M_CHURN) {
+        dst = calloc(cfg.streams, sizeof(*dst));
+        run_churn();
+        return 0;
     }
     dst = mmap(NULL, cfg.streams * sizeof(*dst), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -558,6 +634,8 @@ int main(int argc, char **argv)
                     run_bare(w0, w1, end);
                 }
                 sh->cpu_ns[j] = cpu_w1 - cpu_w0;
+                if (cfg.mode == M_RELAY)
+                    report_drops(first, last - first);
                 _exit(0);
             }
             fwd[nfwd++] = pid;
