@@ -82,4 +82,12 @@ uint64_t sbc_relay_stream_last_rx(const struct sbc_relay_stream *s);
 
 uint64_t sbc_relay_now_ns(void);
 
+/* Batched sends (io_uring): submissions, packets, and how long the oldest
+ * packet of a submission waited in the queue. NULL when sends are direct. */
+struct sbc_relay_tx_stats {
+    uint64_t submits, packets;
+    uint64_t wait_ns_sum, wait_ns_max;
+};
+const struct sbc_relay_tx_stats *sbc_relay_tx_stats(const struct sbc_relay *r);
+
 #endif

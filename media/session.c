@@ -128,6 +128,11 @@ uint64_t sbc_media_ctx_parked_drops(const struct sbc_media_ctx *c)
     return sbc_relay_parked_drops(c->relay);
 }
 
+const struct sbc_relay_tx_stats *sbc_media_ctx_tx_stats(const struct sbc_media_ctx *c)
+{
+    return sbc_relay_tx_stats(c->relay);
+}
+
 /* ---- timer ---- */
 
 static void arm_timer(struct sbc_media_session *ms)

@@ -81,6 +81,8 @@ int sbc_media_ctx_warm_pool(struct sbc_media_ctx *ctx, struct sbc_portpool *pool
                             char *err, size_t errlen);
 /* Packets that reached warm sockets between calls, dropped. */
 uint64_t sbc_media_ctx_parked_drops(const struct sbc_media_ctx *ctx);
+/* The relay's batched-send counters (NULL: direct sends). */
+const struct sbc_relay_tx_stats *sbc_media_ctx_tx_stats(const struct sbc_media_ctx *ctx);
 
 /* legs[0] and legs[1] (leg ids 0 and 1; the B2BUA's A and B). on_timeout
  * fires once when no packet arrived on any stream for the timeout, except
