@@ -8,6 +8,9 @@
  *   bare      a minimal epoll + recvmmsg/sendmmsg forwarder over the same
  *             per-stream sockets (the ceiling)
  *   rtpengine an external rtpengine (userspace), driven over its ng protocol
+ *   bare-uring the bare forwarder with its sends queued to io_uring and
+ *             submitted once per epoll batch (how much batching sends across
+ *             sockets into one kernel entry would save)
  *   churn     no packets: media sessions created (offer + answer) and
  *             destroyed in a loop with --streams of them alive, as sbcd does
  *             per call; --warm-pairs N keeps N freed pairs per pool bound
@@ -27,7 +30,9 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/io_uring.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,7 +51,7 @@
 #define SINK_KEY "ytxYuPqaZZ41CkrxqxK2IQ6m5Jn0/s1LLdka1DTN"
 #define BATCH 64
 
-enum mode { M_RELAY, M_BARE, M_RTPENGINE, M_CHURN };
+enum mode { M_RELAY, M_BARE, M_RTPENGINE, M_CHURN, M_BARE_URING };
 enum path { P_RTP_RTP, P_RTP_SRTP, P_SRTP_RTP };
 
 static struct {
@@ -63,13 +68,14 @@ static struct {
 struct shared {
     volatile uint64_t t0_ns;
     volatile unsigned ready;
+    volatile unsigned stop;               /* the generator has seen the pipeline empty */
     volatile uint64_t cpu_ns[64];
 };
 static struct shared *sh;
 
 static struct sockaddr_in *dst;           /* per stream: where the generator sends */
 static const char *path_name[] = { "rtp-rtp", "rtp-srtp", "srtp-rtp" };
-static const char *mode_name[] = { "relay", "bare", "rtpengine", "churn" };
+static const char *mode_name[] = { "relay", "bare", "rtpengine", "churn", "bare-uring" };
 
 static uint64_t mono_ns(void)
 {
@@ -124,12 +130,42 @@ static int udp_bound(const char *ip, uint16_t port, int rcvbuf)
 
 /* ---- generator + sink (the child process) ---- */
 
+#define LAT_BUCKETS 2000                  /* 10 us each: 0-20 ms */
+
 struct gen_result {
     uint64_t sent, received, win_received, win_sent;
+    uint64_t lat_p50_us, lat_p99_us, lat_p999_us, lat_max_us;   /* generator -> sink, in the window */
+    uint64_t drain_ms;
 };
 
 static uint64_t t0_ns;                    /* generator start; the window follows the warm-up */
+static uint64_t drain_ms;                 /* packets still arrived this long after the last send */
 static volatile uint64_t sink_count, sink_win_start, sink_win_end;
+static uint64_t lat_hist[LAT_BUCKETS + 1], lat_n, lat_max;
+
+/* The generator stamps CLOCK_MONOTONIC in the payload; readable at the sink
+ * unless the relay encrypted it (rtp-srtp). */
+static void lat_record(const uint8_t *pkt, int len, bool in_window)
+{
+    uint64_t sent;
+    if (!in_window || len < 20 || cfg.path == P_RTP_SRTP)
+        return;
+    memcpy(&sent, pkt + 12, sizeof(sent));
+    uint64_t us = (mono_ns() - sent) / 1000u;
+    lat_hist[us / 10 < LAT_BUCKETS ? us / 10 : LAT_BUCKETS]++;
+    lat_n++;
+    if (us > lat_max)
+        lat_max = us;
+}
+
+static uint64_t lat_pct(double q)
+{
+    uint64_t want = (uint64_t)(q * (double)lat_n), acc = 0;
+    for (unsigned i = 0; i <= LAT_BUCKETS; i++)
+        if ((acc += lat_hist[i]) > want)
+            return (uint64_t)i * 10u + 10u;
+    return lat_max;
+}
 static volatile bool sink_stop;
 
 static void *sink_main(void *arg)
@@ -152,6 +188,8 @@ static void *sink_main(void *arg)
             if (n <= 0)
                 break;
             sink_count += (uint64_t)n;
+            for (int i = 0; i < n; i++)
+                lat_record(buf[i], (int)m[i].msg_len, in0 && !in1);
         }
         uint64_t t = mono_ns();
         if (!in0 && t >= w0) {
@@ -226,6 +264,8 @@ static void run_generator(int result_fd)
                 memcpy(p + 4, &ts, 4);
                 memcpy(p + 8, &ssrc, 4);
                 memset(p + 12, 0x55, PAYLOAD);
+                uint64_t stamp = mono_ns();
+                memcpy(p + 12, &stamp, sizeof(stamp));
                 int len = 12 + PAYLOAD;
                 if (tx)
                     sbc_srtp_protect(tx[s], p, &len);
@@ -248,10 +288,22 @@ static void run_generator(int result_fd)
             todo -= k;
         }
     }
-    usleep(500000);                       /* drain */
+    /* Drain: until nothing arrived for 300 ms (at most 10 s), so a forwarder
+     * that fell behind shows as drain time, not as loss. */
+    uint64_t quiet_since = mono_ns(), last_count = sink_count, drain0 = quiet_since;
+    while (mono_ns() - quiet_since < 300000000u && mono_ns() - drain0 < 10000000000u) {
+        usleep(10000);
+        if (sink_count != last_count) {
+            last_count = sink_count;
+            quiet_since = mono_ns();
+        }
+    }
+    drain_ms = (quiet_since - drain0) / 1000000u;
+    sh->stop = 1;
     sink_stop = true;
     pthread_join(sink, NULL);
-    struct gen_result r = { sent, sink_count, sink_win_end - sink_win_start, sent_w1 - sent_w0 };
+    struct gen_result r = { sent, sink_count, sink_win_end - sink_win_start, sent_w1 - sent_w0,
+                            lat_pct(0.5), lat_pct(0.99), lat_pct(0.999), lat_max, drain_ms };
     if (write(result_fd, &r, sizeof(r)) != sizeof(r))
         perror("write");
     _exit(0);
@@ -264,7 +316,11 @@ static struct event_base *base;
 
 static void on_w0(evutil_socket_t fd, short w, void *a) { cpu_w0 = thread_cpu_ns(); }
 static void on_w1(evutil_socket_t fd, short w, void *a) { cpu_w1 = thread_cpu_ns(); }
-static void on_end(evutil_socket_t fd, short w, void *a) { event_base_loopbreak(base); }
+static void on_end(evutil_socket_t fd, short w, void *a)
+{
+    if (sh->stop)
+        event_base_loopbreak(base);
+}
 
 static void at(uint64_t when_ns, event_callback_fn fn)
 {
@@ -369,6 +425,11 @@ static void report_drops(unsigned first, unsigned count)
             t.no_dest += st->no_dest;
             t.send_fail += st->send_fail;
         }
+    const struct sbc_relay_tx_stats *tx = sbc_media_ctx_tx_stats(mctx);
+    if (tx && tx->submits)
+        fprintf(stderr, "  relay io_uring sends: %.1f packets per submission, queue wait mean %.0f us max %.0f us\n",
+                (double)tx->packets / (double)tx->submits, (double)tx->wait_ns_sum / (double)tx->submits / 1e3,
+                (double)tx->wait_ns_max / 1e3);
     uint64_t drops = t.srtp_auth_fail + t.srtp_replay + t.foreign + t.malformed + t.no_dest + t.send_fail;
     if (drops)
         fprintf(stderr, "relay drops: rx=%llu auth=%llu replay=%llu foreign=%llu malformed=%llu no_dest=%llu "
@@ -434,7 +495,109 @@ static void run_bare(uint64_t w0, uint64_t w1, uint64_t end)
             cpu_w1 = thread_cpu_ns();
             s1 = true;
         }
-        if (t >= end)
+        if (t >= end && sh->stop)
+            return;
+    }
+}
+
+/* ---- bare-uring: sends through io_uring, one submission per batch ---- */
+
+#define UQ 512                            /* sends queued before a forced submit */
+
+static struct {
+    int fd;
+    unsigned *sq_tail, *sq_mask, *sq_array, *cq_head, *cq_tail, *cq_mask;
+    struct io_uring_sqe *sqes;
+    struct io_uring_cqe *cqes;
+} ur;
+
+static void uring_setup(void)
+{
+    struct io_uring_params p = { 0 };
+    ur.fd = (int)syscall(SYS_io_uring_setup, UQ, &p);
+    if (ur.fd < 0) {
+        perror("io_uring_setup");
+        exit(1);
+    }
+    size_t sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+    size_t cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+    size_t len = sq_len > cq_len ? sq_len : cq_len;     /* IORING_FEAT_SINGLE_MMAP (5.4+) */
+    uint8_t *r = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ur.fd, IORING_OFF_SQ_RING);
+    ur.sqes = mmap(NULL, p.sq_entries * sizeof(struct io_uring_sqe), PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_POPULATE, ur.fd, IORING_OFF_SQES);
+    if (r == MAP_FAILED || ur.sqes == MAP_FAILED) {
+        perror("io_uring mmap");
+        exit(1);
+    }
+    ur.sq_tail = (unsigned *)(r + p.sq_off.tail);
+    ur.sq_mask = (unsigned *)(r + p.sq_off.ring_mask);
+    ur.sq_array = (unsigned *)(r + p.sq_off.array);
+    ur.cq_head = (unsigned *)(r + p.cq_off.head);
+    ur.cq_tail = (unsigned *)(r + p.cq_off.tail);
+    ur.cq_mask = (unsigned *)(r + p.cq_off.ring_mask);
+    ur.cqes = (struct io_uring_cqe *)(r + p.cq_off.cqes);
+}
+
+/* Submits the n queued sends and waits for them (UDP completes inline). */
+static void uring_flush(unsigned n)
+{
+    if (!n)
+        return;
+    __atomic_store_n(ur.sq_tail, *ur.sq_tail + n, __ATOMIC_RELEASE);
+    syscall(SYS_io_uring_enter, ur.fd, n, n, IORING_ENTER_GETEVENTS, NULL, 0);
+    unsigned head = *ur.cq_head, tail = __atomic_load_n(ur.cq_tail, __ATOMIC_ACQUIRE);
+    __atomic_store_n(ur.cq_head, head + (tail - head), __ATOMIC_RELEASE);
+}
+
+static void run_bare_uring(uint64_t w0, uint64_t w1, uint64_t end)
+{
+    static uint8_t buf[UQ][2048];
+    static struct mmsghdr m[UQ];
+    static struct iovec iov[UQ];
+    struct sockaddr_in to = sa(SINK_IP, SINK_PORT);
+    bool s0 = false, s1 = false;
+    uring_setup();
+    for (;;) {
+        struct epoll_event ev[128];
+        int n = epoll_wait(bare_ep, ev, 128, 5);
+        unsigned q = 0;
+        for (int e = 0; e < n; e++) {
+            struct bare_pair *p = ev[e].data.ptr;
+            if (q + 32 > UQ) {
+                uring_flush(q);
+                q = 0;
+            }
+            for (unsigned i = q; i < q + 32; i++) {
+                iov[i] = (struct iovec){ buf[i], sizeof(buf[i]) };
+                m[i].msg_hdr = (struct msghdr){ .msg_iov = &iov[i], .msg_iovlen = 1 };
+            }
+            int k = recvmmsg(p->in, m + q, 32, MSG_DONTWAIT, NULL);
+            for (int i = 0; i < k; i++, q++) {
+                iov[q].iov_len = m[q].msg_len;
+                m[q].msg_hdr.msg_name = &to;
+                m[q].msg_hdr.msg_namelen = sizeof(to);
+                unsigned t = *ur.sq_tail + q, idx = t & *ur.sq_mask;
+                struct io_uring_sqe *sqe = &ur.sqes[idx];
+                memset(sqe, 0, sizeof(*sqe));
+                sqe->opcode = IORING_OP_SENDMSG;
+                sqe->fd = p->out;
+                sqe->addr = (uint64_t)(uintptr_t)&m[q].msg_hdr;
+                sqe->len = 1;
+                sqe->msg_flags = MSG_DONTWAIT;
+                ur.sq_array[idx] = idx;
+            }
+        }
+        uring_flush(q);
+        uint64_t t = mono_ns();
+        if (!s0 && t >= w0) {
+            cpu_w0 = thread_cpu_ns();
+            s0 = true;
+        }
+        if (!s1 && t >= w1) {
+            cpu_w1 = thread_cpu_ns();
+            s1 = true;
+        }
+        if (t >= end && sh->stop)
             return;
     }
 }
@@ -568,6 +731,7 @@ int main(int argc, char **argv)
             cfg.mode = !strcmp(optarg, "bare")        ? M_BARE
                        : !strcmp(optarg, "rtpengine") ? M_RTPENGINE
                        : !strcmp(optarg, "churn")     ? M_CHURN
+                       : !strcmp(optarg, "bare-uring") ? M_BARE_URING
                                                       : M_RELAY;
             break;
         case 'p': cfg.path = !strcmp(optarg, "rtp-srtp") ? P_RTP_SRTP : !strcmp(optarg, "srtp-rtp") ? P_SRTP_RTP : P_RTP_RTP; break;
@@ -628,10 +792,11 @@ int main(int argc, char **argv)
                 if (cfg.mode == M_RELAY) {
                     at(w0, on_w0);
                     at(w1, on_w1);
-                    at(end, on_end);
+                    struct event *stop = event_new(base, -1, EV_PERSIST, on_end, NULL);
+                    event_add(stop, &(struct timeval){ 0, 50000 });
                     event_base_dispatch(base);
                 } else {
-                    run_bare(w0, w1, end);
+                    (cfg.mode == M_BARE_URING ? run_bare_uring : run_bare)(w0, w1, end);
                 }
                 sh->cpu_ns[j] = cpu_w1 - cpu_w0;
                 if (cfg.mode == M_RELAY)
@@ -683,6 +848,10 @@ int main(int argc, char **argv)
     double pkts = (double)r.win_sent * (r.sent ? (double)(r.received < r.sent ? r.received : r.sent) / (double)r.sent : 0);
     double us_per_pkt = pkts > 0 ? cpu_s * 1e6 / pkts : 0;
     double loss = r.sent ? 100.0 * (double)(r.sent - (r.received < r.sent ? r.received : r.sent)) / (double)r.sent : 0;
+    if (cfg.path != P_RTP_SRTP)
+        fprintf(stderr, "  latency generator->sink us: p50 %llu p99 %llu p99.9 %llu max %llu; drain %llu ms\n",
+                (unsigned long long)r.lat_p50_us, (unsigned long long)r.lat_p99_us,
+                (unsigned long long)r.lat_p999_us, (unsigned long long)r.lat_max_us, (unsigned long long)r.drain_ms);
     printf("%-9s %-8s procs=%u streams=%-6u offered=%7.0f pps  relayed=%7.0f pps  cpu=%5.1f%%  %6.2f us/pkt  "
            "%8.0f pkt/s/core  loss=%.3f%%\n",
            mode_name[cfg.mode], path_name[cfg.path], cfg.procs, cfg.streams, (double)cfg.streams * cfg.rate,
