@@ -166,6 +166,10 @@ static void test_reuse_drops_stale(void **state)
         send_rtp(a, p1, i, NULL);
     pump(f);
     assert_int_equal(count_rx(b, 500), 3);
+    assert_int_equal(sbc_media_session_stats(ms, 0, 1)->tx_packets, 3);   /* batched or direct, counted */
+    const struct sbc_relay_tx_stats *tx = sbc_media_ctx_tx_stats(f->ctx);
+    if (tx)                              /* io_uring: all 3 went in submissions */
+        assert_int_equal(tx->packets, 3);
     sbc_media_session_destroy(ms);
     assert_int_equal(sbc_portpool_warm(f->pa), 1);
     assert_int_equal(sbc_portpool_warm(f->pb), 1);
