@@ -44,7 +44,7 @@ enum sbc_media_status {
     SBC_MEDIA_OK = 0,
     SBC_MEDIA_E_SRTP_REQUIRED = -1,      /* -> 488 (Teams: 531000 "SrtpEncryptionRequired") */
     SBC_MEDIA_E_NO_MEDIA = -2,           /* no usable audio stream -> 488 */
-    SBC_MEDIA_E_PORTS = -3,              /* port pool exhausted -> 503 */
+    SBC_MEDIA_E_PORTS = -3,              /* port pool exhausted or no descriptor left -> 503 */
     SBC_MEDIA_E_SDP = -4,                /* malformed or unsupported SDP -> 488 (400 if unparsable) */
     SBC_MEDIA_E_STATE = -5,              /* answer without an offer to that leg -> 500 */
     SBC_MEDIA_E_INTERNAL = -6,           /* sockets, SRTP, memory -> 500 */
