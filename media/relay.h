@@ -44,6 +44,19 @@ struct sbc_relay_stream *sbc_relay_stream_create(struct sbc_relay *r, int rtp_fd
                                                  int rtcp_fd1, char *err, size_t errlen);
 void sbc_relay_stream_destroy(struct sbc_relay_stream *s);
 
+/* Warm sockets. Destroys the stream but keeps its sockets watched ("parked"):
+ * whatever reaches a parked socket is read and dropped (counted in
+ * sbc_relay_parked_drops), so a stream created later on the same fd needs no
+ * epoll_ctl; it takes the watch over after draining what is queued, with
+ * fresh latches, counters and SRTP contexts. A parked fd must be unwatched
+ * before it is closed. */
+void sbc_relay_stream_park(struct sbc_relay_stream *s);
+/* Stops watching fd (parked or not); a no-op for an fd the relay never saw. */
+void sbc_relay_unwatch_fd(struct sbc_relay *r, int fd);
+/* CLOCK_MONOTONIC ns of the last packet dropped on parked fd (0 = none). */
+uint64_t sbc_relay_parked_last_rx(const struct sbc_relay *r, int fd);
+uint64_t sbc_relay_parked_drops(const struct sbc_relay *r);
+
 /* Starts watching an RTCP socket bound later (a leg that turned out not muxed). */
 int sbc_relay_stream_set_rtcp_fd(struct sbc_relay_stream *s, int leg, int fd, char *err, size_t errlen);
 
@@ -68,5 +81,13 @@ const struct sbc_relay_leg_stats *sbc_relay_stream_stats(const struct sbc_relay_
 uint64_t sbc_relay_stream_last_rx(const struct sbc_relay_stream *s);
 
 uint64_t sbc_relay_now_ns(void);
+
+/* Batched sends (io_uring): submissions, packets, and how long the oldest
+ * packet of a submission waited in the queue. NULL when sends are direct. */
+struct sbc_relay_tx_stats {
+    uint64_t submits, packets;
+    uint64_t wait_ns_sum, wait_ns_max;
+};
+const struct sbc_relay_tx_stats *sbc_relay_tx_stats(const struct sbc_relay *r);
 
 #endif

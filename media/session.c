@@ -105,6 +105,34 @@ void sbc_media_ctx_destroy(struct sbc_media_ctx *c)
     free(c);
 }
 
+static void warm_closing(void *arg, int fd)
+{
+    sbc_relay_unwatch_fd(arg, fd);
+}
+
+static uint64_t warm_last_rx(void *arg, int fd)
+{
+    return sbc_relay_parked_last_rx(arg, fd);
+}
+
+int sbc_media_ctx_warm_pool(struct sbc_media_ctx *c, struct sbc_portpool *pool, unsigned cap, unsigned quiet_ms,
+                            char *err, size_t errlen)
+{
+    struct sbc_portpool_warm w = { .cap = cap, .quiet_ms = quiet_ms, .closing = warm_closing,
+                                   .last_rx = warm_last_rx, .arg = c->relay };
+    return sbc_portpool_set_warm(pool, &w, err, errlen);
+}
+
+uint64_t sbc_media_ctx_parked_drops(const struct sbc_media_ctx *c)
+{
+    return sbc_relay_parked_drops(c->relay);
+}
+
+const struct sbc_relay_tx_stats *sbc_media_ctx_tx_stats(const struct sbc_media_ctx *c)
+{
+    return sbc_relay_tx_stats(c->relay);
+}
+
 /* ---- timer ---- */
 
 static void arm_timer(struct sbc_media_session *ms)
@@ -187,7 +215,11 @@ static void stream_release(struct sbc_media_session *ms, struct stream *st)
 {
     if (!st->audio)
         return;
-    sbc_relay_stream_destroy(st->rs);
+    /* Pools that keep sockets warm unwatch them when they close them. */
+    if (sbc_portpool_warm_cap(ms->legs[0].pool) && sbc_portpool_warm_cap(ms->legs[1].pool))
+        sbc_relay_stream_park(st->rs);
+    else
+        sbc_relay_stream_destroy(st->rs);
     st->rs = NULL;
     for (int l = 0; l < 2; l++)
         sbc_portpool_free(ms->legs[l].pool, &st->leg[l].ports);

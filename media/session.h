@@ -44,7 +44,7 @@ enum sbc_media_status {
     SBC_MEDIA_OK = 0,
     SBC_MEDIA_E_SRTP_REQUIRED = -1,      /* -> 488 (Teams: 531000 "SrtpEncryptionRequired") */
     SBC_MEDIA_E_NO_MEDIA = -2,           /* no usable audio stream -> 488 */
-    SBC_MEDIA_E_PORTS = -3,              /* port pool exhausted -> 503 */
+    SBC_MEDIA_E_PORTS = -3,              /* port pool exhausted or no descriptor left -> 503 */
     SBC_MEDIA_E_SDP = -4,                /* malformed or unsupported SDP -> 488 (400 if unparsable) */
     SBC_MEDIA_E_STATE = -5,              /* answer without an offer to that leg -> 500 */
     SBC_MEDIA_E_INTERNAL = -6,           /* sockets, SRTP, memory -> 500 */
@@ -71,6 +71,18 @@ typedef void (*sbc_media_timeout_cb)(struct sbc_media_session *ms, void *arg);
 struct sbc_media_ctx *sbc_media_ctx_create(struct event_base *base, const struct sbc_media_ctx_cfg *cfg, char *err,
                                            size_t errlen);
 void sbc_media_ctx_destroy(struct sbc_media_ctx *ctx);
+
+/* Warm socket reuse on one of this worker's pools (portpool.h): up to cap
+ * freed pairs stay bound and watched by this ctx's relay, reused once quiet
+ * for quiet_ms. Every pool a session uses should be warm, or none; destroy
+ * the pool before the ctx. */
+#define SBC_MEDIA_WARM_QUIET_MS 200
+int sbc_media_ctx_warm_pool(struct sbc_media_ctx *ctx, struct sbc_portpool *pool, unsigned cap, unsigned quiet_ms,
+                            char *err, size_t errlen);
+/* Packets that reached warm sockets between calls, dropped. */
+uint64_t sbc_media_ctx_parked_drops(const struct sbc_media_ctx *ctx);
+/* The relay's batched-send counters (NULL: direct sends). */
+const struct sbc_relay_tx_stats *sbc_media_ctx_tx_stats(const struct sbc_media_ctx *ctx);
 
 /* legs[0] and legs[1] (leg ids 0 and 1; the B2BUA's A and B). on_timeout
  * fires once when no packet arrived on any stream for the timeout, except

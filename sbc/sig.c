@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -491,6 +492,20 @@ static void on_send_error(void *arg, const sbc_hop_t *hop, const char *reason)
 
 /* ---- worker hooks ----------------------------------------------------------------- */
 
+/* Freed port pairs each pool keeps bound for the next calls: up to 256, and
+ * all pools of all workers together within a tenth of the open-files limit
+ * (2 sockets a pair), so warm sockets never crowd out live calls. */
+#define WARM_PAIRS_MAX 256
+
+static unsigned warm_pairs(const sbc_config_t *c, const sbc_sig_t *s)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || c->n_interfaces == 0)
+        return 0;
+    rlim_t per = rl.rlim_cur / 10 / 2 / ((rlim_t)c->n_interfaces * (rlim_t)sbc_workers_count(s->all));
+    return per > WARM_PAIRS_MAX ? WARM_PAIRS_MAX : (unsigned)per;
+}
+
 static void sig_free(sbc_sig_t *s)
 {
     if (!s)
@@ -500,10 +515,10 @@ static void sig_free(sbc_sig_t *s)
     sbc_txl_destroy(s->txl);
     sbc_transport_destroy(s->tp);
     sbc_dns_destroy(s->dns);
-    sbc_media_ctx_destroy(s->media);
     for (size_t i = 0; s->pools && i < s->listen_cfg->n_interfaces; i++)
-        sbc_portpool_destroy(s->pools[i]);
+        sbc_portpool_destroy(s->pools[i]);     /* before the media ctx: warm sockets are unwatched */
     free(s->pools);
+    sbc_media_ctx_destroy(s->media);
     free(s->tls_sha);
     sbc_clock_destroy(s->clock);
     for (size_t i = 0; i < s->n_buckets; i++)
@@ -587,7 +602,8 @@ int sbc_sig_worker_start(sbc_worker_t *w, void *arg)
         char err[512];
         s->pools[i] = sbc_portpool_create(iface->media_address, iface->media_port_min, iface->media_port_max,
                                           (unsigned)s->index, (unsigned)sbc_workers_count(s->all), err, sizeof err);
-        if (!s->pools[i]) {
+        if (!s->pools[i] || sbc_media_ctx_warm_pool(s->media, s->pools[i], warm_pairs(c, s), SBC_MEDIA_WARM_QUIET_MS,
+                                                     err, sizeof err) < 0) {
             LOG_ERR("interface %s media ports: %s", iface->name, err);
             sig_free(s);
             return -1;
