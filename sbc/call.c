@@ -1194,17 +1194,16 @@ void sbc_call_on_request(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_
 
 /* ---- responses -------------------------------------------------------------- */
 
-/* A 2xx from B confirms its dialog: take the peer's tag, target and route
+/* A 2xx to our INVITE confirms that leg's dialog: take the peer's tag, target and route
  * set, and ACK at once (we hold the answer; A's ACK is not waited for). */
-static void b_confirm(sbc_call_t *c, const sip_t *sip)
+void call_leg_confirm(sbc_call_t *c, leg_t *leg, const sip_t *sip)
 {
-    leg_t *b = &c->b;
-    snprintf(b->remote_tag, sizeof b->remote_tag, "%s", sip->sip_to->a_tag ? sip->sip_to->a_tag : "");
+    snprintf(leg->remote_tag, sizeof leg->remote_tag, "%s", sip->sip_to->a_tag ? sip->sip_to->a_tag : "");
     if (sip->sip_contact)
-        call_url_text(sip->sip_contact->m_url, b->target, sizeof b->target);
-    call_route_set(sip, true, b->route, sizeof b->route);
-    call_leg_update_hop(c, b);
-    call_send_ack(c, b, b->invite_cseq);
+        call_url_text(sip->sip_contact->m_url, leg->target, sizeof leg->target);
+    call_route_set(sip, true, leg->route, sizeof leg->route);
+    call_leg_update_hop(c, leg);
+    call_send_ack(c, leg, leg->invite_cseq);
 }
 
 static void on_b_invite_response(sbc_call_t *c, msg_t *msg)
@@ -1232,7 +1231,7 @@ static void on_b_invite_response(sbc_call_t *c, msg_t *msg)
         return;
     }
     if (status < 300) {
-        b_confirm(c, sip);
+        call_leg_confirm(c, &c->b, sip);
         if (c->state == CS_ENDING) {
             send_bye(c, b, 1);   /* answered after we gave up (CANCEL race) */
             c->b_ict = NULL;
@@ -1357,7 +1356,7 @@ void sbc_call_on_response(sbc_sig_t *s, sbc_txn_t *ct, void *ctx, msg_t *msg, co
     if (ct == c->b_cancel_wait) {
         if (status >= 200) {
             if (status < 300) {
-                b_confirm(c, sip);
+                call_leg_confirm(c, &c->b, sip);
                 send_bye(c, &c->b, 1);   /* answered although cancelled */
             }
             c->b_cancel_wait = NULL;

@@ -101,6 +101,9 @@ msg_t *call_build_request(sbc_call_t *c, leg_t *leg, const char *method, const c
 msg_t *call_build_response(sbc_call_t *c, leg_t *leg, msg_t *req, int status, const char *phrase,
                            const char *extra, const char *ctype, const char *body, size_t blen);
 void call_send_ack(sbc_call_t *c, leg_t *leg, uint32_t cseq);
+/* A 2xx to our INVITE on leg: dialog completed from it (remote tag, target,
+ * route set, hop) and ACKed at once. */
+void call_leg_confirm(sbc_call_t *c, leg_t *leg, const sip_t *sip);
 void call_body_of(msg_t *m, const char **ctype, const char **body, size_t *blen);
 bool call_is_sdp(const char *ctype);
 int call_leg_index(const sbc_call_t *c, const leg_t *l);

@@ -308,12 +308,7 @@ bool sbc_transfer_on_response(sbc_call_t *c, sbc_txn_t *ct, msg_t *msg)
         failed(c, status, sip->sip_status->st_phrase);
         return true;
     }
-    snprintf(nl->remote_tag, sizeof nl->remote_tag, "%s", sip->sip_to->a_tag ? sip->sip_to->a_tag : "");
-    if (sip->sip_contact)
-        call_url_text(sip->sip_contact->m_url, nl->target, sizeof nl->target);
-    call_route_set(sip, true, nl->route, sizeof nl->route);
-    call_leg_update_hop(c, nl);
-    call_send_ack(c, nl, nl->invite_cseq);
+    call_leg_confirm(c, nl, sip);
     if (c->state == CS_ENDING) {
         send_bye_detached(c, nl);
         unindex_nl(c);

@@ -463,6 +463,22 @@ static void setup_bare(unsigned first, unsigned count)
     }
 }
 
+/* The bare forwarders' measuring window: CPU read once at each edge;
+ * true once past the end and told to stop. */
+static bool bare_window(uint64_t w0, uint64_t w1, uint64_t end, bool *s0, bool *s1)
+{
+    uint64_t t = mono_ns();
+    if (!*s0 && t >= w0) {
+        cpu_w0 = thread_cpu_ns();
+        *s0 = true;
+    }
+    if (!*s1 && t >= w1) {
+        cpu_w1 = thread_cpu_ns();
+        *s1 = true;
+    }
+    return t >= end && sh->stop;
+}
+
 static void run_bare(uint64_t w0, uint64_t w1, uint64_t end)
 {
     static uint8_t buf[32][2048];
@@ -489,16 +505,7 @@ static void run_bare(uint64_t w0, uint64_t w1, uint64_t end)
             }
             sendmmsg(p->out, m, (unsigned)k, MSG_DONTWAIT);
         }
-        uint64_t t = mono_ns();
-        if (!s0 && t >= w0) {
-            cpu_w0 = thread_cpu_ns();
-            s0 = true;
-        }
-        if (!s1 && t >= w1) {
-            cpu_w1 = thread_cpu_ns();
-            s1 = true;
-        }
-        if (t >= end && sh->stop)
+        if (bare_window(w0, w1, end, &s0, &s1))
             return;
     }
 }
@@ -591,16 +598,7 @@ static void run_bare_uring(uint64_t w0, uint64_t w1, uint64_t end)
             }
         }
         uring_flush(q);
-        uint64_t t = mono_ns();
-        if (!s0 && t >= w0) {
-            cpu_w0 = thread_cpu_ns();
-            s0 = true;
-        }
-        if (!s1 && t >= w1) {
-            cpu_w1 = thread_cpu_ns();
-            s1 = true;
-        }
-        if (t >= end && sh->stop)
+        if (bare_window(w0, w1, end, &s0, &s1))
             return;
     }
 }
