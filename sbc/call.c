@@ -482,7 +482,7 @@ static void call_free(sbc_call_t *c)
 void call_maybe_free(sbc_call_t *c)
 {
     if (c->state == CS_ENDING && !c->bye_ct[0] && !c->bye_ct[1] && !c->b_ict && !c->b_cancel_wait &&
-        !c->fwd.ct)
+        !c->fwd.ct && !sbc_transfer_pending(c))
         call_free(c);
 }
 
@@ -510,7 +510,7 @@ void call_end(sbc_call_t *c, const char *reason, leg_t *except)
     detach(&c->b.refresh_ct);
     sbc_stimer_stop(&c->a.stimer);
     sbc_stimer_stop(&c->b.stimer);
-    sbc_transfer_abort(c);
+    sbc_transfer_abort(c, confirmed && except != call_teams_leg(c));
     if (confirmed) {
         if (except != &c->a)
             send_bye(c, &c->a, 0);

@@ -144,6 +144,10 @@ static void failed(sbc_call_t *c, int status, const char *phrase)
     sbc_timer_stop(&x->ring_timer);
     unindex_nl(c);
     LOG_CALL(SBC_LOG_INFO, c->a.call_id, call_tenant_name(c), "transfer to %s failed: %d", x->target, status);
+    if (c->state == CS_ENDING) {
+        call_maybe_free(c);    /* the call only waited for this answer */
+        return;
+    }
     if (!x->old_gone) {
         send_notify(c, call_teams_leg(c), status, phrase, true);   /* the call goes on */
         return;
@@ -310,8 +314,12 @@ bool sbc_transfer_on_response(sbc_call_t *c, sbc_txn_t *ct, msg_t *msg)
     }
     call_leg_confirm(c, nl, sip);
     if (c->state == CS_ENDING) {
+        /* answered although cancelled: that dialog is ended at once */
         send_bye_detached(c, nl);
         unindex_nl(c);
+        x->state = XF_FAILED;
+        x->status = 487;
+        call_maybe_free(c);
         return true;
     }
     const char *ctype, *body;
@@ -384,21 +392,30 @@ bool sbc_transfer_busy(const sbc_call_t *c)
     return c->xfer && c->xfer->state == XF_CALLING;
 }
 
-void sbc_transfer_abort(sbc_call_t *c)
+void sbc_transfer_abort(sbc_call_t *c, bool notify)
 {
     struct sbc_transfer *x = c->xfer;
     if (!x)
         return;
     sbc_timer_stop(&x->ring_timer);
-    if (x->ict) {
-        if (!x->cancelled)
-            sbc_txl_cancel(sbc_sig_txl(c->sig), x->ict, NULL);
-        sbc_txn_detach(x->ict);
-        x->ict = NULL;
-        x->status = 487;
-        x->state = XF_FAILED;
+    /* The INVITE stays ours until its final answer (the call waits, see
+     * sbc_transfer_pending): a 2xx racing our CANCEL is ACKed and BYEd. */
+    if (x->ict && !x->cancelled) {
+        sbc_txl_cancel(sbc_sig_txl(c->sig), x->ict, NULL);
+        x->cancelled = true;
     }
-    unindex_nl(c);
+    if (x->state == XF_CALLING) {
+        x->state = XF_FAILED;
+        x->status = 487;
+        /* the transferor learns the outcome before its dialog's BYE */
+        if (notify && !x->old_gone)
+            send_notify(c, call_teams_leg(c), 487, "Request Terminated", true);
+    }
+}
+
+bool sbc_transfer_pending(const sbc_call_t *c)
+{
+    return c->xfer && c->xfer->ict;
 }
 
 void sbc_transfer_destroy(sbc_call_t *c)
@@ -406,7 +423,12 @@ void sbc_transfer_destroy(sbc_call_t *c)
     struct sbc_transfer *x = c->xfer;
     if (!x)
         return;
-    sbc_transfer_abort(c);
+    sbc_transfer_abort(c, false);
+    if (x->ict) {              /* shutdown: nobody is left to wait for it */
+        sbc_txn_detach(x->ict);
+        x->ict = NULL;
+    }
+    unindex_nl(c);
     if (x->old_indexed)
         sbc_sig_call_unindex(c->sig, x->old.local_tag);
     sbc_timer_cleanup(&x->ring_timer);

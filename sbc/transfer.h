@@ -43,8 +43,12 @@ bool sbc_transfer_is_old_leg(const sbc_call_t *c, const leg_t *leg);
 /* The transfer INVITE is out: other offer/answer exchanges wait (491). */
 bool sbc_transfer_busy(const sbc_call_t *c);
 
-/* The call is ending: cancel the transfer INVITE, stop callbacks. */
-void sbc_transfer_abort(sbc_call_t *c);
+/* The call is ending: cancel the transfer INVITE; its final answer is still
+ * awaited (a 2xx that raced the CANCEL gets ACK and BYE). notify: the
+ * transferor's dialog is still up and gets the final NOTIFY (487). */
+void sbc_transfer_abort(sbc_call_t *c, bool notify);
+/* A transfer INVITE has no final answer yet: the call must not be freed. */
+bool sbc_transfer_pending(const sbc_call_t *c);
 
 /* Frees the transfer state with the call (accepts c->xfer == NULL). */
 void sbc_transfer_destroy(sbc_call_t *c);

@@ -676,6 +676,27 @@ transfer_failure_and_refusals)
   assert_eq "$(q --dir in --method INVITE --count || true)" 0 "no INVITE for a refused REFER"
   assert_eq "$(q --dir in --method NOTIFY --count || true)" 0 "no NOTIFY for a refused REFER"
   ;;
+transfer_cancelled_answer_race)
+  # Teams -> carrier; Teams transfers to a number; the carrier hangs up while
+  # the transfer INVITE rings; the target's 200 crosses our CANCEL: the SBC
+  # must ACK it and BYE that dialog, and the call must still end cleanly
+  write_config "$PROXY1"
+  start
+  sipp_uas_bg uas uas-answer-then-bye.xml -inf uas-numbers.csv -d 2500
+  teams_call acme.sbc.lab.example --expect 200 --mode late200 --refer-after 1 --expect-calls 1 --duration 20 \
+       --refer-to '<sip:+15551230077@sip.pstnhub.microsoft.com;user=phone>'
+  edge_wait
+  sipp_uas_wait uas
+  new=$(q --dir in --method INVITE --last 1 --header Call-ID)
+  old=$(q --dir out --method INVITE --first 1 --header Call-ID)
+  [ -n "$new" ] && [ "$new" != "$old" ] || fail "no transfer INVITE toward Teams"
+  assert_eq "$(q --dir in --method CANCEL --call-id "$new" --count)" 1 "the transfer INVITE was cancelled when the call ended"
+  assert_eq "$(q --dir in --method ACK --call-id "$new" --count)" 1 "the 200 that crossed the CANCEL was ACKed"
+  assert_eq "$(q --dir in --method BYE --call-id "$new" --count)" 1 "and its dialog ended with a BYE"
+  assert_eq "$(q --dir in --method NOTIFY --last 1 --field body | tr -d '\r\n')" "SIP/2.0 487 Request Terminated" "the transferor got the final NOTIFY"
+  assert_eq "$(q --dir in --method BYE --call-id "$old" --count)" 1 "the transferor's dialog got its BYE"
+  assert_eq "$(status_field calls_active)" 0 "no call left"
+  ;;
 session_timer_too_small)
   write_config "$PROXY1"
   start

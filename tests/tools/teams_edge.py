@@ -55,7 +55,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sipmsg import (Message, StreamFramer, make_response, new_branch,  # noqa: E402
                     new_call_id, new_tag, parse_name_addr, parse_uri)
 
-MODES = ("answer", "busy", "unavailable", "noanswer", "timeout")
+MODES = ("answer", "busy", "unavailable", "noanswer", "timeout", "late200")
 
 # The TLS 1.2 suites Microsoft documents for Direct Routing (TEAMS.md §1.1).
 TEAMS_CIPHERS = ("ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:"
@@ -445,7 +445,7 @@ class CallBase:
 class IncomingCall(CallBase):
     role = "uas"
     EXPECTED = {"answer": "completed", "busy": "rejected", "unavailable": "rejected",
-                "noanswer": "cancelled", "timeout": "swallowed"}
+                "noanswer": "cancelled", "timeout": "swallowed", "late200": "late_answer_ended"}
 
     def __init__(self, edge, conn, invite, mode):
         super().__init__(edge, invite.call_id)
@@ -524,6 +524,20 @@ class IncomingCall(CallBase):
             self.finish("bad_offer", False, why)
             return
         await self.ring()
+        if self.mode == "late200":
+            # Our 200 crosses the caller's CANCEL on the wire: the caller must
+            # ACK it and end the dialog with a BYE (RFC 3261 §9.1, §15).
+            if not await self.wait(self.cancel_in, self.edge.remaining()):
+                self.finish("not_cancelled", False, "no CANCEL before the end of the run")
+                return
+            await self.respond(200, body=self.answer_sdp())
+            if not await self.wait(self.ack, ACK_WAIT):
+                self.finish("no_ack", False, "no ACK for the 200 that crossed the CANCEL")
+                return
+            got = await self.wait(self.bye_in, ACK_WAIT)
+            self.finish("late_answer_ended" if got else "not_ended", got,
+                        "" if got else "no BYE for the 200 that crossed the CANCEL")
+            return
         if self.mode == "noanswer":
             if not await self.wait(self.cancel_in, self.edge.remaining()):
                 self.finish("not_cancelled", False, "no CANCEL before the end of the run")
