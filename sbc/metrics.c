@@ -38,7 +38,17 @@ struct sbc_metrics {
     X(media_timeouts_total, "Calls ended by the media inactivity timeout", media_timeouts)   \
     X(handoffs_total, "Messages handed to the call's home worker", handoffs_out)                \
     X(rejected_draining_total, "INVITEs refused with 503 while draining", rejected_draining)  \
-    X(bad_requests_total, "Messages breaking RFC 3261 (answered 400 or dropped)", bad_requests)
+    X(bad_requests_total, "Messages breaking RFC 3261 (answered 400 or dropped)", bad_requests) \
+    X(media_warm_reuses_total, "Media port pairs reused still bound", media_warm_hits)        \
+    X(media_cold_binds_total, "Media port pairs bound afresh", media_cold_allocs)             \
+    X(media_warm_evicted_total, "Warm media port pairs closed for lack of descriptors", media_warm_evicted) \
+    X(media_parked_drops_total, "Packets to media ports between calls, dropped", media_parked_drops) \
+    X(media_send_batches_total, "Batched media send submissions", media_tx_submits)          \
+    X(media_batched_packets_total, "Media packets sent in batches", media_tx_packets)        \
+    X(dns_cache_hits_total, "Names answered from the worker DNS cache", dns_hits)            \
+    X(dns_stale_answers_total, "Stale DNS answers served while refreshed", dns_stale)        \
+    X(dns_blocking_lookups_total, "Names never seen, looked up synchronously", dns_blocking) \
+    X(dns_failures_total, "DNS lookups that found nothing", dns_failed)
 
 static void emit(struct evbuffer *b, const char *name, const char *type, const char *help, uint64_t v)
 {

@@ -118,6 +118,16 @@ static void calls_add(json_t *o, const sbc_sig_stats_t *ss)
     ADD(media_timeouts);
     ADD(rejected_draining);
     ADD(bad_requests);
+    ADD(media_warm_hits);
+    ADD(media_cold_allocs);
+    ADD(media_warm_evicted);
+    ADD(media_parked_drops);
+    ADD(media_tx_submits);
+    ADD(media_tx_packets);
+    ADD(dns_hits);
+    ADD(dns_stale);
+    ADD(dns_blocking);
+    ADD(dns_failed);
 #undef ADD
 }
 

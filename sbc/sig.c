@@ -271,6 +271,28 @@ void sbc_sig_stats_read(sbc_worker_t *w, sbc_sig_stats_t *out)
     /* Counters are written by the worker only; torn reads are impossible for
      * aligned 64-bit words and staleness is fine for monitoring. */
     memcpy(out, (const void *)&s->stats, sizeof *out);
+    for (size_t i = 0; s->pools && i < s->listen_cfg->n_interfaces; i++) {
+        const struct sbc_portpool_stats *ps = s->pools[i] ? sbc_portpool_stats(s->pools[i]) : NULL;
+        if (ps) {
+            out->media_warm_hits += ps->warm_hits;
+            out->media_cold_allocs += ps->cold_allocs;
+            out->media_warm_evicted += ps->warm_evicted;
+        }
+    }
+    if (s->media) {
+        out->media_parked_drops = sbc_media_ctx_parked_drops(s->media);
+        const struct sbc_relay_tx_stats *tx = sbc_media_ctx_tx_stats(s->media);
+        if (tx) {
+            out->media_tx_submits = tx->submits;
+            out->media_tx_packets = tx->packets;
+        }
+    }
+    sbc_dns_stats_t ds;
+    sbc_dns_stats(s->dns, &ds);
+    out->dns_hits = ds.hits;
+    out->dns_stale = ds.stale;
+    out->dns_blocking = ds.blocking;
+    out->dns_failed = ds.failed;
 }
 
 /* ---- handoff ------------------------------------------------------------------- */

@@ -34,6 +34,13 @@ typedef struct sbc_sig_stats {
     uint64_t options_answered;
     uint64_t rejected_media;         /* 488: offer or answer unusable */
     uint64_t media_timeouts;
+    /* read from the worker's media and DNS layers when the stats are read */
+    uint64_t media_warm_hits;        /* port pairs reused bound (no socket/bind/close) */
+    uint64_t media_cold_allocs;      /* port pairs bound afresh */
+    uint64_t media_warm_evicted;     /* warm pairs closed for lack of descriptors */
+    uint64_t media_parked_drops;     /* packets to a port between calls, dropped */
+    uint64_t media_tx_submits, media_tx_packets;   /* batched sends: submissions, packets */
+    uint64_t dns_hits, dns_stale, dns_blocking, dns_failed;
 } sbc_sig_stats_t;
 
 /* Worker hooks (see sbc_worker_hooks_t). */
