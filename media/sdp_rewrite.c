@@ -194,6 +194,15 @@ int sbc_sdp_parse(const char *text, size_t len, struct sbc_sdp *s, char *err, si
     struct sbc_sdp_media *m = NULL;
     bool have_o = false;
 
+    /* RFC 4566 text never holds NUL or a CR outside a line end. Either would
+     * be printed differently than parsed (a NUL cuts a field short; a bare CR
+     * is a line end to some peers, smuggling a line past the rewrite). */
+    for (size_t i = 0; i < len; i++)
+        if (text[i] == '\0' || (text[i] == '\r' && (i + 1 == len || text[i + 1] != '\n'))) {
+            snprintf(err, errlen, "SDP: %s at byte %zu", text[i] ? "bare CR" : "NUL", i);
+            return -1;
+        }
+
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *le = nl ? nl : end;

@@ -152,6 +152,17 @@ static void test_bad_input(void **state)
         assert_int_equal(sbc_sdp_parse(bad[i], strlen(bad[i]), &s, err, sizeof(err)), -1);
         assert_true(err[0] != 0);
     }
+    /* found by fuzz_sdp: a NUL in a field was printed shorter than parsed
+     * ("m= 20000 ..."); a bare CR would be a line end to some peers, so an
+     * attribute could smuggle a c= line past the rewrite */
+    static const char nul[] = "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\n"
+                              "m=\0audio 4000 RTP/AVP 0\r\n";
+    assert_int_equal(sbc_sdp_parse(nul, sizeof(nul) - 1, &s, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "NUL"));
+    static const char cr[] = "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\n"
+                             "m=audio 4000 RTP/AVP 0\r\na=x\rc=IN IP4 6.6.6.6\r\n";
+    assert_int_equal(sbc_sdp_parse(cr, sizeof(cr) - 1, &s, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "bare CR"));
 }
 
 static void test_overflow(void **state)
