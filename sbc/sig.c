@@ -395,6 +395,13 @@ static int op_send(void *arg, msg_t *msg, const sbc_hop_t *hop)
     return rc < 0 ? -1 : 0;
 }
 
+/* Transactions outlive calls and reloads (32 s): their hops name the
+ * worker's listening snapshot, which lives as long as the worker. */
+static void op_adopt_hop(void *arg, sbc_hop_t *hop)
+{
+    hop->iface = listen_iface(arg, hop->iface);
+}
+
 static void op_request(void *arg, sbc_txn_t *st, msg_t *msg, const sbc_hop_t *hop)
 {
     sbc_call_on_request(arg, st, msg, hop);
@@ -595,6 +602,7 @@ int sbc_sig_worker_start(sbc_worker_t *w, void *arg)
     s->tp = sbc_transport_create(sbc_worker_base(w), s->index, &cbs, NULL);
     sbc_txl_ops_t ops = {
         .send = op_send, .request = op_request, .response = op_response, .timeout = op_timeout,
+        .adopt_hop = op_adopt_hop,
         .transport_error = op_transport_error, .terminated = op_terminated,
     };
     s->txl = sbc_txl_create(NULL, &ops, s, s->clock);

@@ -499,6 +499,8 @@ static sbc_txn_t *client_start(sbc_txl_t *txl, msg_t *req, const sbc_hop_t *hop,
     t->method = m;
     t->method_name = mname;
     t->hop = *hop;
+    if (txl->ops.adopt_hop)
+        txl->ops.adopt_hop(txl->arg, &t->hop);
     t->reliable = hop->tp != SBC_TP_UDP;
     t->ctx = ctx;
     t->internal = internal;
@@ -938,6 +940,8 @@ sbc_txl_2xx_t *sbc_txl_2xx_retransmit_start(sbc_txl_t *txl, msg_t *resp, const s
     r->txl = txl;
     r->resp = msg_ref_create(resp);
     r->hop = *hop;
+    if (txl->ops.adopt_hop)
+        txl->ops.adopt_hop(txl->arg, &r->hop);
     r->timeout = timeout;
     r->arg = arg;
     sbc_timer_init(&r->t_retx, txl->clock, rtx_retx_fired, r);

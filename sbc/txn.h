@@ -84,6 +84,10 @@ typedef struct sbc_txl_ops {
     /* A response that matches no client transaction (e.g. a 2xx retransmitted
      * after Timer M). Optional. */
     void (*stray_response)(void *arg, msg_t *msg, const sbc_hop_t *hop);
+    /* A hop stored in a client transaction or 2xx retransmitter, which may
+     * outlive the config snapshot its interface pointer came from: the TU
+     * rebinds it to something that lives as long as the layer. Optional. */
+    void (*adopt_hop)(void *arg, sbc_hop_t *hop);
 } sbc_txl_ops_t;
 
 /* conf NULL = defaults. ops is copied. The clock must outlive the layer. */
