@@ -19,6 +19,7 @@
 #include "media/session.h"
 #include "sbc/call.h"
 #include "sbc/dns.h"
+#include "sbc/hash.h"
 #include "sbc/log.h"
 #include "sbc/options.h"
 #include "sbc/route.h"
@@ -70,10 +71,7 @@ bool sbc_sig_draining(void)
 
 static size_t tag_hash(const char *s, size_t nb)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    return (size_t)(h & (nb - 1));
+    return (size_t)(sbc_fnv1a(s) & (nb - 1));
 }
 
 static void tags_grow(sbc_sig_t *s)
@@ -444,11 +442,10 @@ static void op_terminated(void *arg, sbc_txn_t *st, void *ctx, enum sbc_txn_end 
 
 /* ---- transport callbacks -------------------------------------------------------- */
 
+/* High bits folded in: the worker count is small, FNV's low bits are weak. */
 static uint64_t call_id_hash(const char *id)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (; *id; id++)
-        h = (h ^ (uint8_t)*id) * 1099511628211ull;
+    uint64_t h = sbc_fnv1a(id);
     return h ^ (h >> 29);
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sbc/hash.h"
 #include "sbc/log.h"
 
 #define DEFAULT_T1 500u
@@ -75,12 +76,8 @@ static unsigned t64(const sbc_txl_t *txl) { return 64u * txl->conf.t1_ms; }
 
 static uint32_t hash_str(const char *s)
 {
-    uint32_t h = 2166136261u;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 16777619u;
-    }
-    return h;
+    uint64_t h = sbc_fnv1a(s);
+    return (uint32_t)(h ^ (h >> 32));
 }
 
 static int table_grow(sbc_txl_t *txl)

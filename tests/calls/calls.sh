@@ -93,6 +93,15 @@ edge_wait() {
   pass "teams edge: $(tail -n 1 "$dir/edge.out")"
 }
 # sipp_run NAME SCENARIO EXTRA...: SIPp on 127.0.7.21:5060 toward sbcd; asserts exit 0
+# A carrier -> Teams call left running (the far end hangs up): its pid in
+# UAC_BG, output in $dir/NAME.out; returns once sbcctl shows it confirmed.
+carrier_call_up() {
+  local name=$1
+  (cd "$SIPP_DIR" && timeout 30 sipp 127.0.7.1:5060 -sf uac-call-remote-bye-expect-200.xml -inf uac-numbers.csv \
+     -i 127.0.7.21 -p 5060 -t u1 -m 1 -timeout 20 -nostdin > "$dir/$name.out" 2>&1) &
+  UAC_BG=$!
+  wait_for sh -c "\"$SBCCTL\" calls | grep -q confirmed" || fail "$name: no confirmed call in sbcctl calls"
+}
 sipp_uac() {
   local name=$1 sf=$2; shift 2
   local rc=0
@@ -328,10 +337,8 @@ cdr_and_live_calls)
   write_config "$PROXY1"
   start
   edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --hangup-after 3 --expect-calls 1 --duration 15 --linger 1
-  (cd "$SIPP_DIR" && timeout 30 sipp 127.0.7.1:5060 -sf uac-call-remote-bye-expect-200.xml -inf uac-numbers.csv \
-     -i 127.0.7.21 -p 5060 -t u1 -m 1 -timeout 20 -nostdin > "$dir/uac.out" 2>&1) &
-  uac=$!
-  wait_for sh -c "\"$SBCCTL\" calls | grep -q confirmed" || fail "no confirmed call in sbcctl calls"
+  carrier_call_up uac
+  uac=$UAC_BG
   live=$("$SBCCTL" calls)
   assert_contains "$live" "to_teams +15559876543 -> +15551234567  tenant acme, trunk core-east, confirmed" "sbcctl calls lists the live call"
   assert_contains "$live" "teams    rx" "per-leg media counters shown"
@@ -453,10 +460,8 @@ drain_on_sigterm)
   write_config "$PROXY1"
   start
   edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --hangup-after 4 --expect-calls 1 --duration 20 --linger 1
-  (cd "$SIPP_DIR" && timeout 30 sipp 127.0.7.1:5060 -sf uac-call-remote-bye-expect-200.xml -inf uac-numbers.csv \
-     -i 127.0.7.21 -p 5060 -t u1 -m 1 -timeout 20 -nostdin > "$dir/first.out" 2>&1) &
-  first=$!
-  wait_for sh -c "\"$SBCCTL\" calls | grep -q confirmed" || fail "first call not up"
+  carrier_call_up first
+  first=$UAC_BG
   kill -TERM "$SBCD_PID"
   wait_for sh -c "\"$SBCCTL\" status | grep -q DRAINING" || fail "SIGTERM did not start a drain"
   pass "SIGTERM drains: sbcd stays up with a call in progress"
@@ -489,10 +494,8 @@ survives_reload_and_garbage)
   write_config "$PROXY1"
   start
   edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --hangup-after 4 --expect-calls 1 --duration 20 --linger 1
-  (cd "$SIPP_DIR" && timeout 30 sipp 127.0.7.1:5060 -sf uac-call-remote-bye-expect-200.xml -inf uac-numbers.csv \
-     -i 127.0.7.21 -p 5060 -t u1 -m 1 -timeout 20 -nostdin > "$dir/uac.out" 2>&1) &
-  uac=$!
-  wait_for sh -c "\"$SBCCTL\" calls | grep -q confirmed" || fail "call not up"
+  carrier_call_up uac
+  uac=$UAC_BG
   # reloads while the call is up: the call keeps its snapshot
   for i in 1 2 3 4 5; do
     sed -i "s/    max_calls: .*/    max_calls: $((100 + i))/" "$dir/sbc.yaml"
@@ -546,10 +549,8 @@ drain_timeout_hangs_up)
   sed -i 's/^  log: { level: debug, format: text }/  log: { level: debug, format: text }\n  drain_timeout: 1s/' "$dir/sbc.yaml"
   start
   edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --expect-calls 1 --duration 20 --linger 1
-  (cd "$SIPP_DIR" && timeout 30 sipp 127.0.7.1:5060 -sf uac-call-remote-bye-expect-200.xml -inf uac-numbers.csv \
-     -i 127.0.7.21 -p 5060 -t u1 -m 1 -timeout 20 -nostdin > "$dir/uac.out" 2>&1) &
-  uac=$!
-  wait_for sh -c "\"$SBCCTL\" calls | grep -q confirmed" || fail "call not up"
+  carrier_call_up uac
+  uac=$UAC_BG
   kill -TERM "$SBCD_PID"
   # nobody hangs up: after drain_timeout sbcd sends BYE on both legs, then exits
   wait $uac || fail "the carrier did not get a BYE: $(tail -n 5 "$dir/uac.out")"

@@ -161,6 +161,10 @@ static void test_destroy_with_lookup_in_flight(void **state)
     sbc_dns_t *d = sbc_dns_create(base, &conf, err, sizeof err);
     assert_non_null(d);
     sbc_dns_prefetch(d, "pending.sbc-test.example");
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    sbc_dns_stats_t st;
+    sbc_dns_stats(d, &st);
+    assert_int_equal(st.refreshed + st.failed + st.blocking, 0);   /* really in flight */
     sbc_dns_destroy(d);                  /* cancels; ASan checks nothing dangles */
     event_base_loop(base, EVLOOP_NONBLOCK);
     event_base_free(base);
