@@ -143,6 +143,7 @@ typedef struct sbc_node {
     enum sbc_log_format log_format;
     uint32_t drain_timeout_ms;
     uint32_t media_timeout_ms;  /* RTP inactivity that ends a call; 0 = never */
+    uint32_t media_batch_ms;    /* busy relay: packets picked up this often; 0 = at once */
     uint32_t session_expires_ms;   /* RFC 4028 interval we ask for on our INVITEs; 0 = none */
     uint32_t min_se_ms;            /* smallest Session-Expires accepted (422 below it) */
 } sbc_node_t;

@@ -156,7 +156,7 @@ void sbc_config_diff(const sbc_config_t *old, const sbc_config_t *nw, sbc_diag_t
         if (!streq(old->node.name, nw->node.name) || !streq(old->node.cdr_file, nw->node.cdr_file) ||
             old->node.log_level != nw->node.log_level || old->node.log_format != nw->node.log_format ||
             old->node.drain_timeout_ms != nw->node.drain_timeout_ms ||
-            old->node.media_timeout_ms != nw->node.media_timeout_ms ||
+            old->node.media_timeout_ms != nw->node.media_timeout_ms || old->node.media_batch_ms != nw->node.media_batch_ms ||
             old->node.session_expires_ms != nw->node.session_expires_ms || old->node.min_se_ms != nw->node.min_se_ms)
             sbc_diag_add(out, NULL, 0, "node changed");
     }

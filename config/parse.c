@@ -223,7 +223,7 @@ static void parse_node(struct sbc_loader *ld, ynode *m)
 {
     static const char *const keys[] = { "name", "workers", "control_socket", "metrics_listen",
                                         "cdr_file", "log", "drain_timeout", "media_timeout",
-                                        "session_expires", "min_se", NULL };
+                                        "session_expires", "min_se", "media_batch", NULL };
     sbc_node_t *n = &ld->cfg->node;
     check_keys(ld, m, "node", keys);
     n->name = str_field(ld, m, "name", true, "node");
@@ -272,6 +272,14 @@ static void parse_node(struct sbc_loader *ld, ynode *m)
     /* No RTP from either side for this long ends the call (held legs excepted). */
     n->media_timeout_ms = 60 * 1000;
     duration_field(ld, m, "media_timeout", &n->media_timeout_ms);
+    /* A busy worker picks up media every media_batch (one kernel entry for
+     * all its sockets) instead of waking per packet: the most a packet waits
+     * for it; 0ms = at once. */
+    n->media_batch_ms = 1;
+    duration_field(ld, m, "media_batch", &n->media_batch_ms);
+    ynode *mb = sbc_ynode_get(m, "media_batch");
+    if (mb && mb->kind == SBC_Y_SCALAR && n->media_batch_ms > 20)
+        sbc_loader_error(ld, mb, "bad value '%.64s' for 'media_batch' (0ms to 20ms)", mb->str);
     /* RFC 4028: 1800 s recommended, 90 s the smallest Min-SE it allows;
      * lower values are for labs that want to watch a refresh. */
     n->session_expires_ms = 1800 * 1000;

@@ -1,16 +1,21 @@
-/* Relay: recvmmsg a batch from one leg's socket, translate each packet in
- * place (unprotect, protect) and send it on the other leg. The batch
- * buffers belong to the worker's relay, so the packet path allocates nothing.
+/* Relay: packets from one leg's socket are translated in place (unprotect,
+ * protect) and sent on the other leg. The buffers belong to the worker's
+ * relay, so the packet path allocates nothing.
  *
- * Sends: with io_uring, packets to send are copied to a queue and all of a
- * loop turn's sends go to the kernel in one io_uring_enter at the end of the
- * turn (an event activated by the first queued packet runs after the turn's
- * ready events), or sooner when TXQ_FLUSH packets wait or the oldest has
- * waited TXQ_MAX_WAIT_NS. Without io_uring, one sendmmsg per batch as it is
- * processed. See docs/media-relay.md for the latency bound. */
+ * Two ways to move packets (docs/media-relay.md):
+ * - io_uring (Linux 6.1+, tick_us > 0, the default): every watched socket
+ *   has a multishot receive into the ring's provided buffers; a packet is
+ *   sent from the buffer it arrived in. The kernel does the receive work only
+ *   when the worker enters the ring, and arriving packets wake nobody: while
+ *   any stream is live a tick every tick_us picks up everything that arrived
+ *   on all sockets with one kernel entry and sends it with one more. With no
+ *   stream live the tick stops and the ring's eventfd reports what parked
+ *   sockets receive (it may lag by a few ms: fine for dropping).
+ * - epoll (tick_us 0, older kernels, SBC_RELAY_URING=0): one wake-up and
+ *   recvmmsg per readable socket, one sendmmsg per batch. */
 #include "media/relay.h"
 
-#include "media/uring_tx.h"
+#include "media/uring.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -18,13 +23,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #define BUF_SIZE (SBC_RELAY_MTU + SBC_SRTP_MAX_TRAILER + 64)
-#define MAX_ROUNDS 4                 /* batches per wake-up before yielding to other sockets */
-#define TXQ 256                      /* queued sends at most */
-#define TXQ_FLUSH (TXQ - SBC_RELAY_BATCH) /* submit before a batch could overflow the queue */
-#define TXQ_MAX_WAIT_NS 200000       /* oldest queued packet: submit after 200 us */
+#define MAX_ROUNDS 4                 /* epoll: batches per wake-up before yielding to other sockets */
+
+#define RING_SQ 1024                 /* sends and re-arms queued between two entries */
+#define RING_CQ 8192                 /* a receive and a send completion per buffer, and margin */
+#define RING_BUFS 2048               /* packets in flight: 40 ms of 1,000 streams at 50 pkt/s */
+#define RING_BUF_SIZE 2048           /* header and source address (32 bytes), a datagram up to the MTU, a trailer */
+#define RING_ROUNDS 4                /* enter + reap rounds per poll before yielding to signalling */
+#define RING_RX_ERRORS 8             /* consecutive receive failures before a socket is given up */
+#define UD_SEND (1ull << 63)         /* user_data: a send (low bits: buffer); else a receive: fd | gen << 32 */
 
 struct watch {
     struct sbc_relay_stream *s;
@@ -35,7 +47,10 @@ struct watch {
 /* The relay's watch of one socket, indexed by fd: the leg it feeds, or none
  * while parked (warm, between calls). */
 struct relay_sock {
-    struct event *ev;
+    struct event *ev;                    /* epoll */
+    bool armed;                          /* io_uring: a receive is pending */
+    uint8_t rx_errors;                   /* io_uring: consecutive failed receives */
+    uint32_t gen;                        /* io_uring: tells this watch's completions from an earlier one's */
     struct watch *owner;
     uint64_t last_rx;                    /* parked: last packet dropped */
 };
@@ -55,6 +70,8 @@ struct sbc_relay_stream {
     struct sbc_relay *r;
     struct relay_leg leg[2];
     uint64_t last_rx;
+    unsigned inflight;                   /* io_uring sends not yet reaped: they count into this stream */
+    bool on_ring;                        /* has a socket on the ring: keeps the tick going */
 };
 
 struct tx_batch {
@@ -65,31 +82,42 @@ struct tx_batch {
     struct sockaddr_in to[SBC_RELAY_BATCH];
 };
 
-/* A queued send and whose counters its outcome goes to. */
-struct txq_slot {
-    struct relay_leg *in, *out;
+/* io_uring: the send of the packet in buffer i, and whose counters its
+ * outcome goes to. */
+struct ring_slot {
     struct msghdr msg;
     struct iovec iov;
     struct sockaddr_in to;
-    uint8_t buf[BUF_SIZE];
+    struct sbc_relay_stream *s;
+    struct relay_leg *in, *out;
 };
 
 struct sbc_relay {
     struct event_base *base;
-    struct sbc_uring_tx *uring;          /* NULL: sendmmsg at once */
-    struct event *flush_ev;
-    unsigned txq_n;
-    uint64_t txq_first_ns;               /* when the oldest queued packet was queued */
+    struct relay_sock *socks;
+    int n_socks;
+    uint64_t parked_drops;
     struct sbc_relay_tx_stats txs;
-    struct txq_slot *txq;
+
+    /* io_uring, made on first use by the worker thread (the ring's owner) */
+    bool ring_tried;
+    struct sbc_uring *ring;
+    struct ring_slot *slots;
+    struct event *ring_ev, *tick_ev;
+    int tick_fd;                         /* timerfd: libevent's timers follow the coarse clock (jiffies) */
+    unsigned tick;                       /* µs, of the ring's tick */
+    unsigned tick_us;                    /* 0: new streams use epoll */
+    unsigned ring_streams;               /* live streams on the ring: the tick runs */
+    unsigned rx_seen;                    /* datagrams taken from the ring */
+    uint64_t now;                        /* of the current poll */
+    char ring_err[160];
+
+    /* epoll */
     struct mmsghdr rx_msg[SBC_RELAY_BATCH];
     struct iovec rx_iov[SBC_RELAY_BATCH];
     struct sockaddr_in rx_from[SBC_RELAY_BATCH];
     struct tx_batch tx[2];               /* RTP socket, RTCP socket of the output leg */
     uint8_t buf[SBC_RELAY_BATCH][BUF_SIZE];
-    struct relay_sock *socks;
-    int n_socks;
-    uint64_t parked_drops;
 };
 
 uint64_t sbc_relay_now_ns(void)
@@ -97,127 +125,6 @@ uint64_t sbc_relay_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void txq_done(void *arg, uint64_t i, int res)
-{
-    struct sbc_relay *r = arg;
-    struct txq_slot *q = &r->txq[i];
-    if (res < 0) {
-        q->in->st.send_fail++;
-    } else {
-        q->out->st.tx_packets++;
-        q->out->st.tx_bytes += (uint64_t)res;
-    }
-}
-
-/* Hands the queue to the kernel. Runs before anything that could free a
- * queued packet's stream or close its socket. */
-static void txq_submit(struct sbc_relay *r)
-{
-    if (!r->txq_n)
-        return;
-    uint64_t wait = mono_ns() - r->txq_first_ns;
-    r->txs.submits++;
-    r->txs.packets += r->txq_n;
-    r->txs.wait_ns_sum += wait;
-    if (wait > r->txs.wait_ns_max)
-        r->txs.wait_ns_max = wait;
-    sbc_uring_tx_submit(r->uring, txq_done, r);
-    r->txq_n = 0;
-}
-
-static void on_flush(evutil_socket_t fd, short what, void *arg)
-{
-    txq_submit(arg);
-}
-
-static void txq_add(struct sbc_relay *r, int fd, const uint8_t *pkt, int len, const struct sockaddr_in *to,
-                    struct relay_leg *in, struct relay_leg *out)
-{
-    if (r->txq_n == TXQ)
-        txq_submit(r);
-    struct txq_slot *q = &r->txq[r->txq_n];
-    memcpy(q->buf, pkt, (size_t)len);
-    q->iov.iov_len = (size_t)len;
-    q->to = *to;
-    q->in = in;
-    q->out = out;
-    sbc_uring_tx_queue(r->uring, fd, &q->msg, r->txq_n);
-    if (r->txq_n++ == 0) {
-        r->txq_first_ns = mono_ns();
-        event_active(r->flush_ev, EV_TIMEOUT, 1);
-    }
-}
-
-struct sbc_relay *sbc_relay_create(struct event_base *base, char *err, size_t errlen)
-{
-    struct sbc_relay *r = calloc(1, sizeof(*r));
-    if (!r) {
-        snprintf(err, errlen, "relay: out of memory");
-        return NULL;
-    }
-    r->base = base;
-    const char *env = getenv("SBC_RELAY_URING");     /* "0": sendmmsg (comparisons, old kernels) */
-    char uerr[128];
-    if (!env || strcmp(env, "0") != 0)
-        r->uring = sbc_uring_tx_create(TXQ, uerr, sizeof(uerr));
-    if (r->uring) {
-        r->txq = calloc(TXQ, sizeof(*r->txq));
-        r->flush_ev = event_new(base, -1, 0, on_flush, r);
-        if (!r->txq || !r->flush_ev) {
-            sbc_relay_destroy(r);
-            snprintf(err, errlen, "relay: out of memory");
-            return NULL;
-        }
-        for (unsigned i = 0; i < TXQ; i++) {
-            struct txq_slot *q = &r->txq[i];
-            q->iov.iov_base = q->buf;
-            q->msg = (struct msghdr){ .msg_name = &q->to, .msg_namelen = sizeof(q->to), .msg_iov = &q->iov,
-                                      .msg_iovlen = 1 };
-        }
-    }
-    for (unsigned i = 0; i < SBC_RELAY_BATCH; i++) {
-        r->rx_iov[i].iov_base = r->buf[i];
-        r->rx_msg[i].msg_hdr.msg_iov = &r->rx_iov[i];
-        r->rx_msg[i].msg_hdr.msg_iovlen = 1;
-        r->rx_msg[i].msg_hdr.msg_name = &r->rx_from[i];
-        for (unsigned t = 0; t < 2; t++) {
-            r->tx[t].msg[i].msg_hdr.msg_iov = &r->tx[t].iov[i];
-            r->tx[t].msg[i].msg_hdr.msg_iovlen = 1;
-            r->tx[t].msg[i].msg_hdr.msg_name = &r->tx[t].to[i];
-            r->tx[t].msg[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_in);
-        }
-    }
-    return r;
-}
-
-void sbc_relay_destroy(struct sbc_relay *r)
-{
-    if (!r)
-        return;
-    txq_submit(r);
-    if (r->flush_ev)
-        event_free(r->flush_ev);
-    free(r->txq);
-    sbc_uring_tx_destroy(r->uring);
-    for (int fd = 0; fd < r->n_socks; fd++)
-        if (r->socks[fd].ev)
-            event_free(r->socks[fd].ev);
-    free(r->socks);
-    free(r);
-}
-
-struct event_base *sbc_relay_base(const struct sbc_relay *r)
-{
-    return r->base;
 }
 
 /* NULL-tolerant, whatever the SRTP layer's destroy accepts. */
@@ -242,29 +149,6 @@ static bool addr_usable(const struct sockaddr_in *a)
 static bool looks_rtcp(const uint8_t *pkt)
 {
     return pkt[1] >= 192 && pkt[1] <= 223;
-}
-
-static void flush(struct sbc_relay *r, struct tx_batch *b, struct relay_leg *out, struct relay_leg *in)
-{
-    unsigned done = 0;
-    while (done < b->n) {
-        int k = sendmmsg(b->fd, b->msg + done, b->n - done, MSG_DONTWAIT);
-        if (k <= 0) {
-            if (k < 0 && errno == EINTR)
-                continue;
-            /* Skip the packet the kernel refused (e.g. ICMP unreachable
-             * reported as ECONNREFUSED) and keep going. */
-            in->st.send_fail++;
-            done++;
-            continue;
-        }
-        for (int i = 0; i < k; i++) {
-            out->st.tx_packets++;
-            out->st.tx_bytes += b->iov[done + (unsigned)i].iov_len;
-        }
-        done += (unsigned)k;
-    }
-    b->n = 0;
 }
 
 /* Unprotects in place. Returns false (counted) when the packet must be dropped. */
@@ -292,70 +176,330 @@ static bool srtp_in(struct relay_leg *in, uint8_t *pkt, int *len, bool rtcp)
     return false;
 }
 
+/* One packet from leg li of s: checks it, latches, translates it in place
+ * (the buffer has room for an SRTP trailer). Returns the socket to send it on,
+ * with *len and *dst set, or -1 when it is dropped (counted). */
+static int translate(struct sbc_relay_stream *s, unsigned li, bool rtcp_sock, uint8_t *pkt, int *len,
+                     const struct sockaddr_in *from, bool bad, const struct sockaddr_in **dst)
+{
+    struct relay_leg *in = &s->leg[li], *out = &s->leg[li ^ 1u];
+    if (bad || *len < 8 || *len > SBC_RELAY_MTU || (pkt[0] >> 6) != 2) {
+        in->st.malformed++;
+        return -1;
+    }
+    bool rtcp = rtcp_sock || (in->mux && looks_rtcp(pkt));
+    if (!rtcp && *len < 12) {
+        in->st.malformed++;
+        return -1;
+    }
+    bool sep = rtcp && !in->mux;             /* RTCP on its own port: its own latch */
+    bool *latched = sep ? &in->rtcp_latched : &in->st.latched;
+    struct sockaddr_in *latch = sep ? &in->latched_rtcp : &in->st.latched_addr;
+    if (*latched && !same_addr(latch, from)) {
+        in->st.foreign++;
+        return -1;
+    }
+    int rxlen = *len;
+    if (in->rx && !srtp_in(in, pkt, len, rtcp))
+        return -1;
+    if (!*latched) {                         /* symmetric RTP: answer where it comes from */
+        *latch = *from;
+        *latched = true;
+    }
+    in->st.rx_packets++;
+    in->st.rx_bytes += (uint64_t)rxlen;
+    in->st.rx_rtcp += rtcp;
+
+    bool out_sep = rtcp && !out->mux;
+    if (out_sep)
+        *dst = out->rtcp_latched ? &out->latched_rtcp : &out->sig_rtcp;
+    else
+        *dst = out->st.latched ? &out->st.latched_addr : &out->sig_rtp;
+    int fd = out_sep ? out->rtcp_fd : out->rtp_fd;
+    if (fd < 0 || !addr_usable(*dst)) {
+        in->st.no_dest++;
+        return -1;
+    }
+    if (out->tx) {
+        enum sbc_srtp_status st = rtcp ? sbc_srtp_protect_rtcp(out->tx, pkt, len) : sbc_srtp_protect(out->tx, pkt, len);
+        if (st != SBC_SRTP_OK) {
+            in->st.send_fail++;
+            return -1;
+        }
+    }
+    return fd;
+}
+
+/* ---- io_uring ---------------------------------------------------------------- */
+
+static uint64_t recv_tag(int fd, uint32_t gen)
+{
+    return (uint64_t)(uint32_t)fd | (uint64_t)(gen & 0x3fffffffu) << 32;
+}
+
+static void ring_send_done(struct sbc_relay *r, unsigned bid, int res)
+{
+    struct ring_slot *t = &r->slots[bid];
+    if (t->s) {
+        if (res < 0) {
+            t->in->st.send_fail++;
+        } else {
+            t->out->st.tx_packets++;
+            t->out->st.tx_bytes += (uint64_t)res;
+        }
+        t->s->inflight--;
+        t->s = NULL;
+    }
+    sbc_uring_buf_put(r->ring, bid);
+}
+
+static void ring_rx(struct sbc_relay *r, struct relay_sock *k, struct sbc_uring_dgram *d)
+{
+    r->rx_seen++;
+    struct watch *w = k->owner;
+    if (!w) {                                /* parked: what the last call's peer still sends */
+        r->parked_drops++;
+        k->last_rx = r->now;
+        sbc_uring_buf_put(r->ring, d->bid);
+        return;
+    }
+    struct sbc_relay_stream *s = w->s;
+    int len = (int)d->len;
+    const struct sockaddr_in *dst;
+    int fd = translate(s, w->leg, w->rtcp, d->data, &len, &d->from, d->bad, &dst);
+    if (fd < 0) {
+        sbc_uring_buf_put(r->ring, d->bid);
+        return;
+    }
+    s->last_rx = r->now;
+    struct ring_slot *t = &r->slots[d->bid];
+    t->iov.iov_base = d->data;
+    t->iov.iov_len = (size_t)len;
+    t->to = *dst;
+    t->s = s;
+    t->in = &s->leg[w->leg];
+    t->out = &s->leg[w->leg ^ 1u];
+    s->inflight++;
+    r->txs.packets++;
+    sbc_uring_send(r->ring, fd, &t->msg, UD_SEND | d->bid);
+}
+
+static void ring_cqe(void *arg, const struct io_uring_cqe *c)
+{
+    struct sbc_relay *r = arg;
+    if (c->user_data & UD_SEND) {
+        ring_send_done(r, (unsigned)(c->user_data & 0xffffu), c->res);
+        return;
+    }
+    int fd = (int)(uint32_t)c->user_data;
+    struct relay_sock *k = fd < r->n_socks ? &r->socks[fd] : NULL;
+    bool current = k && k->armed && recv_tag(fd, k->gen) == c->user_data;
+    struct sbc_uring_dgram d;
+    bool got = sbc_uring_dgram(r->ring, c, &d);
+    if (current && !(c->flags & IORING_CQE_F_MORE)) {
+        /* The receive ended: out of buffers (they are back by the next entry),
+         * or a failure; a socket that keeps failing is given up. */
+        if (c->res == -ENOBUFS)
+            r->txs.rx_nobufs++;
+        else if (c->res < 0)
+            r->txs.rx_errors++;
+        if (c->res >= 0 || c->res == -ENOBUFS)
+            k->rx_errors = 0;
+        if (c->res == -ECANCELED || c->res == -EBADF || ++k->rx_errors > RING_RX_ERRORS)
+            k->armed = false;
+        else
+            sbc_uring_recv(r->ring, fd, c->user_data);
+    }
+    if (!got)
+        return;
+    if (!current) {                          /* a socket no longer watched */
+        sbc_uring_buf_put(r->ring, d.bid);
+        return;
+    }
+    ring_rx(r, k, &d);
+}
+
+/* Enters the ring (submitting sends and re-arms, running the receive work
+ * that waits) and handles the completions, until nothing more is queued or
+ * RING_ROUNDS rounds. Returns the datagrams taken. */
+static unsigned ring_poll(struct sbc_relay *r)
+{
+    unsigned seen = r->rx_seen;
+    r->now = sbc_relay_now_ns();
+    for (unsigned round = 0;; round++) {
+        unsigned had = sbc_uring_queued(r->ring);
+        if (sbc_uring_enter(r->ring) < 0 && !sbc_uring_reap(r->ring, ring_cqe, r))
+            break;                           /* the ring takes nothing and gives nothing */
+        if (had)
+            r->txs.submits++;
+        sbc_uring_reap(r->ring, ring_cqe, r);
+        if (!sbc_uring_queued(r->ring))
+            break;
+        if (round + 1 == RING_ROUNDS) {      /* leave the completions to the next poll */
+            sbc_uring_enter(r->ring);
+            r->txs.submits++;
+            break;
+        }
+    }
+    return r->rx_seen - seen;
+}
+
+static void on_ring_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct sbc_relay *r = arg;
+    uint64_t n;
+    if (read(fd, &n, sizeof(n)) < 0)         /* the read also re-arms a periodic timerfd */
+        return;
+    r->txs.ticks++;
+    if (sbc_uring_queued(r->ring) || sbc_uring_pending(r->ring))
+        ring_poll(r);
+}
+
+/* Periodic while streams are live on the ring; 0 stops it. */
+static void tick_arm(struct sbc_relay *r, unsigned us)
+{
+    struct timespec ts = { .tv_sec = us / 1000000u, .tv_nsec = (long)(us % 1000000u) * 1000 };
+    struct itimerspec it = { .it_interval = ts, .it_value = ts };
+    timerfd_settime(r->tick_fd, 0, &it, NULL);
+}
+
+/* Parked sockets only: drop what they received. */
+static void on_ring_event(evutil_socket_t fd, short what, void *arg)
+{
+    struct sbc_relay *r = arg;
+    uint64_t v;
+    if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+        return;
+    r->txs.wakeups++;
+    ring_poll(r);
+}
+
+/* A stream with a socket on the ring: the first one starts the tick and
+ * turns the eventfd off (packets must not wake the worker one by one). */
+static void ring_join(struct sbc_relay *r, struct sbc_relay_stream *s)
+{
+    if (s->on_ring)
+        return;
+    s->on_ring = true;
+    if (r->ring_streams++ == 0) {
+        sbc_uring_notify(r->ring, false);
+        tick_arm(r, r->tick);
+    }
+}
+
+static void ring_leave(struct sbc_relay *r, struct sbc_relay_stream *s)
+{
+    if (!s->on_ring)
+        return;
+    s->on_ring = false;
+    if (--r->ring_streams == 0) {
+        tick_arm(r, 0);
+        sbc_uring_notify(r->ring, true);
+        ring_poll(r);                        /* what arrived while notifications were off */
+    }
+}
+
+/* Made on first use, on the thread that will run it. */
+static bool ring_ready(struct sbc_relay *r)
+{
+    if (r->ring_tried)
+        return r->ring != NULL;
+    r->ring_tried = true;
+    const char *env = getenv("SBC_RELAY_URING");     /* "0": epoll (comparisons, old kernels) */
+    if (env && strcmp(env, "0") == 0) {
+        snprintf(r->ring_err, sizeof(r->ring_err), "io_uring off (SBC_RELAY_URING=0)");
+        return false;
+    }
+    struct sbc_uring_cfg cfg = { .sq_entries = RING_SQ, .cq_entries = RING_CQ, .bufs = RING_BUFS,
+                                 .buf_size = RING_BUF_SIZE };
+    r->ring = sbc_uring_create(&cfg, r->ring_err, sizeof(r->ring_err));
+    if (!r->ring)
+        return false;
+    r->slots = calloc(RING_BUFS, sizeof(*r->slots));
+    r->ring_ev = event_new(r->base, sbc_uring_eventfd(r->ring), EV_READ | EV_PERSIST, on_ring_event, r);
+    r->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (r->tick_fd >= 0)
+        r->tick_ev = event_new(r->base, r->tick_fd, EV_READ | EV_PERSIST, on_ring_tick, r);
+    if (!r->slots || !r->ring_ev || !r->tick_ev || event_add(r->ring_ev, NULL) < 0 || event_add(r->tick_ev, NULL) < 0) {
+        snprintf(r->ring_err, sizeof(r->ring_err), "io_uring: out of memory");
+        if (r->ring_ev)
+            event_free(r->ring_ev);
+        if (r->tick_ev)
+            event_free(r->tick_ev);
+        free(r->slots);
+        r->ring_ev = r->tick_ev = NULL;
+        if (r->tick_fd >= 0)
+            close(r->tick_fd);
+        r->tick_fd = -1;
+        r->slots = NULL;
+        sbc_uring_destroy(r->ring);
+        r->ring = NULL;
+        return false;
+    }
+    for (unsigned i = 0; i < RING_BUFS; i++) {
+        struct ring_slot *t = &r->slots[i];
+        t->msg = (struct msghdr){ .msg_name = &t->to, .msg_namelen = sizeof(t->to), .msg_iov = &t->iov,
+                                  .msg_iovlen = 1 };
+    }
+    return true;
+}
+
+/* Until s's sends are reaped their completions point at its counters. UDP
+ * sends complete within the entry that submits them, so this takes one or
+ * two rounds; a send that does not is detached from s. */
+static void ring_settle(struct sbc_relay *r, struct sbc_relay_stream *s)
+{
+    for (unsigned i = 0; s->inflight && i < 8; i++)
+        ring_poll(r);
+    for (unsigned i = 0; s->inflight && i < RING_BUFS; i++)
+        if (r->slots[i].s == s) {
+            r->slots[i].s = NULL;
+            s->inflight--;
+        }
+}
+
+/* ---- epoll ------------------------------------------------------------------- */
+
+static void flush(struct tx_batch *b, struct relay_leg *out, struct relay_leg *in)
+{
+    unsigned done = 0;
+    while (done < b->n) {
+        int k = sendmmsg(b->fd, b->msg + done, b->n - done, MSG_DONTWAIT);
+        if (k <= 0) {
+            if (k < 0 && errno == EINTR)
+                continue;
+            /* Skip the packet the kernel refused (e.g. ICMP unreachable
+             * reported as ECONNREFUSED) and keep going. */
+            in->st.send_fail++;
+            done++;
+            continue;
+        }
+        for (int i = 0; i < k; i++) {
+            out->st.tx_packets++;
+            out->st.tx_bytes += b->iov[done + (unsigned)i].iov_len;
+        }
+        done += (unsigned)k;
+    }
+    b->n = 0;
+}
+
 static void process(struct sbc_relay *r, struct sbc_relay_stream *s, unsigned li, bool rtcp_sock, unsigned n)
 {
     struct relay_leg *in = &s->leg[li], *out = &s->leg[li ^ 1u];
     r->tx[0].fd = out->rtp_fd;
     r->tx[1].fd = out->rtcp_fd;
     bool any = false;
-
     for (unsigned i = 0; i < n; i++) {
-        uint8_t *pkt = r->buf[i];
         int len = (int)r->rx_msg[i].msg_len;
-        const struct sockaddr_in *from = &r->rx_from[i];
-        if ((r->rx_msg[i].msg_hdr.msg_flags & MSG_TRUNC) || len < 8 || (pkt[0] >> 6) != 2 ||
-            r->rx_msg[i].msg_hdr.msg_namelen != sizeof(struct sockaddr_in)) {
-            in->st.malformed++;
-            continue;
-        }
-        bool rtcp = rtcp_sock || (in->mux && looks_rtcp(pkt));
-        if (!rtcp && len < 12) {
-            in->st.malformed++;
-            continue;
-        }
-        bool sep = rtcp && !in->mux;         /* RTCP on its own port: its own latch */
-        bool *latched = sep ? &in->rtcp_latched : &in->st.latched;
-        struct sockaddr_in *latch = sep ? &in->latched_rtcp : &in->st.latched_addr;
-        if (*latched && !same_addr(latch, from)) {
-            in->st.foreign++;
-            continue;
-        }
-        int rxlen = len;
-        if (in->rx && !srtp_in(in, pkt, &len, rtcp))
-            continue;
-        if (!*latched) {             /* symmetric RTP: answer where it comes from */
-            *latch = *from;
-            *latched = true;
-        }
-        in->st.rx_packets++;
-        in->st.rx_bytes += (uint64_t)rxlen;
-        in->st.rx_rtcp += rtcp;
-        any = true;
-
-        bool out_sep = rtcp && !out->mux;
+        bool bad = (r->rx_msg[i].msg_hdr.msg_flags & MSG_TRUNC) ||
+                   r->rx_msg[i].msg_hdr.msg_namelen != sizeof(struct sockaddr_in);
         const struct sockaddr_in *dst;
-        if (out_sep)
-            dst = out->rtcp_latched ? &out->latched_rtcp : &out->sig_rtcp;
-        else
-            dst = out->st.latched ? &out->st.latched_addr : &out->sig_rtp;
-        struct tx_batch *b = &r->tx[out_sep];
-        if (b->fd < 0 || !addr_usable(dst)) {
-            in->st.no_dest++;
+        int fd = translate(s, li, rtcp_sock, r->buf[i], &len, &r->rx_from[i], bad, &dst);
+        if (fd < 0)
             continue;
-        }
-        if (out->tx) {
-            enum sbc_srtp_status st = rtcp ? sbc_srtp_protect_rtcp(out->tx, pkt, &len)
-                                           : sbc_srtp_protect(out->tx, pkt, &len);
-            if (st != SBC_SRTP_OK) {
-                in->st.send_fail++;
-                continue;
-            }
-        }
-        if (r->uring) {
-            txq_add(r, b->fd, pkt, len, dst, in, out);
-            continue;
-        }
-        b->iov[b->n].iov_base = pkt;
+        any = true;
+        struct tx_batch *b = &r->tx[fd == out->rtp_fd ? 0 : 1];
+        b->iov[b->n].iov_base = r->buf[i];
         b->iov[b->n].iov_len = (size_t)len;
         b->to[b->n] = *dst;
         b->n++;
@@ -364,9 +508,7 @@ static void process(struct sbc_relay *r, struct sbc_relay_stream *s, unsigned li
         s->last_rx = sbc_relay_now_ns();
     for (unsigned t = 0; t < 2; t++)
         if (r->tx[t].n)
-            flush(r, &r->tx[t], out, in);
-    if (r->txq_n >= TXQ_FLUSH || (r->txq_n && mono_ns() - r->txq_first_ns >= TXQ_MAX_WAIT_NS))
-        txq_submit(r);
+            flush(&r->tx[t], out, in);
 }
 
 static void rx_prepare(struct sbc_relay *r)
@@ -415,6 +557,81 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* ---- the relay ----------------------------------------------------------------- */
+
+struct sbc_relay *sbc_relay_create(struct event_base *base, unsigned tick_us, char *err, size_t errlen)
+{
+    struct sbc_relay *r = calloc(1, sizeof(*r));
+    if (!r) {
+        snprintf(err, errlen, "relay: out of memory");
+        return NULL;
+    }
+    r->base = base;
+    r->tick = SBC_RELAY_TICK_US_DEFAULT;
+    r->tick_fd = -1;
+    sbc_relay_set_tick(r, tick_us);
+    for (unsigned i = 0; i < SBC_RELAY_BATCH; i++) {
+        r->rx_iov[i].iov_base = r->buf[i];
+        r->rx_msg[i].msg_hdr.msg_iov = &r->rx_iov[i];
+        r->rx_msg[i].msg_hdr.msg_iovlen = 1;
+        r->rx_msg[i].msg_hdr.msg_name = &r->rx_from[i];
+        for (unsigned t = 0; t < 2; t++) {
+            r->tx[t].msg[i].msg_hdr.msg_iov = &r->tx[t].iov[i];
+            r->tx[t].msg[i].msg_hdr.msg_iovlen = 1;
+            r->tx[t].msg[i].msg_hdr.msg_name = &r->tx[t].to[i];
+            r->tx[t].msg[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_in);
+        }
+    }
+    return r;
+}
+
+void sbc_relay_destroy(struct sbc_relay *r)
+{
+    if (!r)
+        return;
+    if (r->ring_ev)
+        event_free(r->ring_ev);
+    if (r->tick_ev)
+        event_free(r->tick_ev);
+    if (r->tick_fd >= 0)
+        close(r->tick_fd);
+    sbc_uring_destroy(r->ring);          /* cancels the receives */
+    free(r->slots);
+    for (int fd = 0; fd < r->n_socks; fd++)
+        if (r->socks[fd].ev)
+            event_free(r->socks[fd].ev);
+    free(r->socks);
+    free(r);
+}
+
+struct event_base *sbc_relay_base(const struct sbc_relay *r)
+{
+    return r->base;
+}
+
+void sbc_relay_start(struct sbc_relay *r)
+{
+    if (r->tick_us)
+        ring_ready(r);
+}
+
+void sbc_relay_set_tick(struct sbc_relay *r, unsigned tick_us)
+{
+    r->tick_us = tick_us;
+    if (tick_us && tick_us != r->tick) {    /* 0: streams already on the ring keep the last tick */
+        r->tick = tick_us;
+        if (r->ring_streams)
+            tick_arm(r, tick_us);
+    }
+}
+
+const char *sbc_relay_io(const struct sbc_relay *r)
+{
+    if (!r->ring_tried)
+        return "not started";
+    return r->ring ? "io_uring" : r->ring_err;
+}
+
 static int grow_socks(struct sbc_relay *r, int fd)
 {
     if (fd < r->n_socks)
@@ -431,20 +648,34 @@ static int grow_socks(struct sbc_relay *r, int fd)
     return 0;
 }
 
-/* Stops feeding fd's packets to its stream: parked (still watched, drained)
+static bool watched(const struct relay_sock *k)
+{
+    return k->ev || k->armed;
+}
+
+/* Stops feeding fd's packets to its stream: parked (still watched, dropped)
  * or unwatched. */
 static void release_fd(struct sbc_relay *r, int fd, bool park)
 {
-    if (fd < 0 || fd >= r->n_socks || !r->socks[fd].ev)
+    if (fd < 0 || fd >= r->n_socks || !watched(&r->socks[fd]))
         return;
-    txq_submit(r);                   /* queued packets may name this socket */
-    if (park) {
-        r->socks[fd].owner = NULL;
-        r->socks[fd].last_rx = 0;
+    struct relay_sock *k = &r->socks[fd];
+    k->owner = NULL;
+    k->last_rx = 0;
+    if (park)
         return;
+    if (k->ev) {
+        event_free(k->ev);
+        k->ev = NULL;
     }
-    event_free(r->socks[fd].ev);
-    memset(&r->socks[fd], 0, sizeof(r->socks[fd]));
+    if (k->armed) {
+        char err[160];
+        /* Fails only off the worker thread (at shutdown): closing the ring
+         * then releases the socket. */
+        (void)sbc_uring_recv_cancel(r->ring, fd, err, sizeof(err));
+        k->armed = false;
+    }
+    k->gen++;                            /* completions still queued for fd are stale */
 }
 
 static int watch_fd(struct sbc_relay_stream *s, unsigned li, bool rtcp, int fd, char *err, size_t errlen)
@@ -464,8 +695,15 @@ static int watch_fd(struct sbc_relay_stream *s, unsigned li, bool rtcp, int fd, 
         snprintf(err, errlen, "relay: socket %d already feeds a stream", fd);
         return -1;
     }
-    if (k->ev) {                     /* parked: what the last call left is not ours */
-        drain(r, fd, true);
+    if (watched(k)) {                    /* parked: what the last call left is not ours */
+        if (k->armed)
+            ring_poll(r);
+        else
+            drain(r, fd, true);
+    } else if (r->tick_us && ring_ready(r)) {
+        k->armed = true;
+        k->rx_errors = 0;
+        sbc_uring_recv(r->ring, fd, recv_tag(fd, k->gen));
     } else {
         k->ev = event_new(r->base, fd, EV_READ | EV_PERSIST, on_readable, r);
         if (!k->ev || event_add(k->ev, NULL) < 0) {
@@ -485,6 +723,21 @@ static int watch_fd(struct sbc_relay_stream *s, unsigned li, bool rtcp, int fd, 
     return 0;
 }
 
+/* Joins the ring's tick if one of s's sockets is on the ring, and hands new
+ * receives to the kernel now (one entry for all of the stream's sockets). */
+static void ring_kick(struct sbc_relay *r, struct sbc_relay_stream *s)
+{
+    if (!r->ring)
+        return;
+    for (unsigned i = 0; i < 4 && !s->on_ring; i++) {
+        int fd = i & 1 ? s->leg[i >> 1].rtcp_fd : s->leg[i >> 1].rtp_fd;
+        if (fd >= 0 && r->socks[fd].armed)
+            ring_join(r, s);
+    }
+    if (sbc_uring_queued(r->ring))
+        ring_poll(r);
+}
+
 struct sbc_relay_stream *sbc_relay_stream_create(struct sbc_relay *r, int rtp_fd0, int rtcp_fd0, int rtp_fd1,
                                                  int rtcp_fd1, char *err, size_t errlen)
 {
@@ -500,6 +753,7 @@ struct sbc_relay_stream *sbc_relay_stream_create(struct sbc_relay *r, int rtp_fd
         sbc_relay_stream_destroy(s);
         return NULL;
     }
+    ring_kick(r, s);
     return s;
 }
 
@@ -507,11 +761,17 @@ static void stream_free(struct sbc_relay_stream *s, bool park)
 {
     if (!s)
         return;
-    txq_submit(s->r);                /* queued packets point at this stream's counters */
+    struct sbc_relay *r = s->r;
+    for (unsigned i = 0; i < 2; i++) {
+        release_fd(r, s->leg[i].rtp_fd, park);
+        release_fd(r, s->leg[i].rtcp_fd, park);
+    }
+    if (s->inflight)
+        ring_settle(r, s);
+    if (s->on_ring)
+        ring_leave(r, s);
     for (unsigned i = 0; i < 2; i++) {
         struct relay_leg *l = &s->leg[i];
-        release_fd(s->r, l->rtp_fd, park);
-        release_fd(s->r, l->rtcp_fd, park);
         srtp_drop(l->rx);
         srtp_drop(l->rx_old);
         srtp_drop(l->tx);
@@ -534,9 +794,11 @@ void sbc_relay_unwatch_fd(struct sbc_relay *r, int fd)
     release_fd(r, fd, false);
 }
 
-uint64_t sbc_relay_parked_last_rx(const struct sbc_relay *r, int fd)
+uint64_t sbc_relay_parked_last_rx(struct sbc_relay *r, int fd)
 {
-    return fd >= 0 && fd < r->n_socks && r->socks[fd].ev && !r->socks[fd].owner ? r->socks[fd].last_rx : 0;
+    if (r->ring && sbc_uring_pending(r->ring))
+        ring_poll(r);                    /* what parked sockets received since the last tick */
+    return fd >= 0 && fd < r->n_socks && watched(&r->socks[fd]) && !r->socks[fd].owner ? r->socks[fd].last_rx : 0;
 }
 
 uint64_t sbc_relay_parked_drops(const struct sbc_relay *r)
@@ -546,7 +808,7 @@ uint64_t sbc_relay_parked_drops(const struct sbc_relay *r)
 
 const struct sbc_relay_tx_stats *sbc_relay_tx_stats(const struct sbc_relay *r)
 {
-    return r->uring ? &r->txs : NULL;
+    return r->ring ? &r->txs : NULL;
 }
 
 int sbc_relay_stream_set_rtcp_fd(struct sbc_relay_stream *s, int leg, int fd, char *err, size_t errlen)
@@ -554,7 +816,9 @@ int sbc_relay_stream_set_rtcp_fd(struct sbc_relay_stream *s, int leg, int fd, ch
     struct relay_leg *l = &s->leg[leg & 1];
     release_fd(s->r, l->rtcp_fd, false);
     l->rtcp_fd = -1;
-    return watch_fd(s, (unsigned)leg & 1u, true, fd, err, errlen);
+    int rc = watch_fd(s, (unsigned)leg & 1u, true, fd, err, errlen);
+    ring_kick(s->r, s);
+    return rc;
 }
 
 void sbc_relay_stream_set_peer(struct sbc_relay_stream *s, int leg, const struct sockaddr_in *rtp,

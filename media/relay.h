@@ -34,7 +34,10 @@ struct sbc_relay_leg_stats {
     struct sockaddr_in latched_addr;     /* RTP source latched to */
 };
 
-struct sbc_relay *sbc_relay_create(struct event_base *base, char *err, size_t errlen);
+/* tick_us: with io_uring, how often a busy relay picks up packets (the most
+ * a packet waits for it); 0 = at once on every wake-up. */
+#define SBC_RELAY_TICK_US_DEFAULT 1000
+struct sbc_relay *sbc_relay_create(struct event_base *base, unsigned tick_us, char *err, size_t errlen);
 void sbc_relay_destroy(struct sbc_relay *r);
 struct event_base *sbc_relay_base(const struct sbc_relay *r);
 
@@ -54,7 +57,7 @@ void sbc_relay_stream_park(struct sbc_relay_stream *s);
 /* Stops watching fd (parked or not); a no-op for an fd the relay never saw. */
 void sbc_relay_unwatch_fd(struct sbc_relay *r, int fd);
 /* CLOCK_MONOTONIC ns of the last packet dropped on parked fd (0 = none). */
-uint64_t sbc_relay_parked_last_rx(const struct sbc_relay *r, int fd);
+uint64_t sbc_relay_parked_last_rx(struct sbc_relay *r, int fd);
 uint64_t sbc_relay_parked_drops(const struct sbc_relay *r);
 
 /* Starts watching an RTCP socket bound later (a leg that turned out not muxed). */
@@ -82,12 +85,20 @@ uint64_t sbc_relay_stream_last_rx(const struct sbc_relay_stream *s);
 
 uint64_t sbc_relay_now_ns(void);
 
-/* Batched sends (io_uring): submissions, packets, and how long the oldest
- * packet of a submission waited in the queue. NULL when sends are direct. */
+/* io_uring batches: kernel entries that submitted sends, packets sent that
+ * way, eventfd wake-ups (idle) and ticks (busy), receives that ran out of
+ * buffers or failed. NULL when the relay uses epoll. */
 struct sbc_relay_tx_stats {
     uint64_t submits, packets;
-    uint64_t wait_ns_sum, wait_ns_max;
+    uint64_t wakeups, ticks;
+    uint64_t rx_nobufs, rx_errors;
 };
 const struct sbc_relay_tx_stats *sbc_relay_tx_stats(const struct sbc_relay *r);
+void sbc_relay_set_tick(struct sbc_relay *r, unsigned tick_us);
+/* Sets the io_uring up now, on the calling thread (the one that runs the
+ * relay), so sbc_relay_io can tell at start; the first stream does it too. */
+void sbc_relay_start(struct sbc_relay *r);
+/* "io_uring", or why the relay uses epoll ("not started" before its first stream). */
+const char *sbc_relay_io(const struct sbc_relay *r);
 
 #endif

@@ -89,7 +89,7 @@ struct sbc_media_ctx *sbc_media_ctx_create(struct event_base *base, const struct
     c->base = base;
     if (cfg)
         c->cfg = *cfg;
-    c->relay = sbc_relay_create(base, err, errlen);
+    c->relay = sbc_relay_create(base, c->cfg.batch_us, err, errlen);
     if (!c->relay) {
         free(c);
         return NULL;
@@ -131,6 +131,22 @@ uint64_t sbc_media_ctx_parked_drops(const struct sbc_media_ctx *c)
 const struct sbc_relay_tx_stats *sbc_media_ctx_tx_stats(const struct sbc_media_ctx *c)
 {
     return sbc_relay_tx_stats(c->relay);
+}
+
+void sbc_media_ctx_set_batch(struct sbc_media_ctx *c, unsigned batch_us)
+{
+    c->cfg.batch_us = batch_us;
+    sbc_relay_set_tick(c->relay, batch_us);
+}
+
+void sbc_media_ctx_start(struct sbc_media_ctx *c)
+{
+    sbc_relay_start(c->relay);
+}
+
+const char *sbc_media_ctx_io(const struct sbc_media_ctx *c)
+{
+    return sbc_relay_io(c->relay);
 }
 
 /* ---- timer ---- */

@@ -60,6 +60,7 @@ struct sbc_media_leg_desc {
 
 struct sbc_media_ctx_cfg {
     unsigned timeout_ms;                 /* RTP inactivity before the timeout callback; 0 = never */
+    unsigned batch_us;                   /* busy relay: packets picked up every batch_us; 0 = at once */
 };
 
 struct sbc_media_ctx;                    /* per worker */
@@ -83,6 +84,12 @@ int sbc_media_ctx_warm_pool(struct sbc_media_ctx *ctx, struct sbc_portpool *pool
 uint64_t sbc_media_ctx_parked_drops(const struct sbc_media_ctx *ctx);
 /* The relay's batched-send counters (NULL: direct sends). */
 const struct sbc_relay_tx_stats *sbc_media_ctx_tx_stats(const struct sbc_media_ctx *ctx);
+/* A new batch interval (config reload); the relay's next tick uses it. */
+void sbc_media_ctx_set_batch(struct sbc_media_ctx *ctx, unsigned batch_us);
+/* Sets the relay up on the calling thread, the worker's (sbc_relay_start). */
+void sbc_media_ctx_start(struct sbc_media_ctx *ctx);
+/* How the relay moves packets: "io_uring", or why not (sbc_relay_io). */
+const char *sbc_media_ctx_io(const struct sbc_media_ctx *ctx);
 
 /* legs[0] and legs[1] (leg ids 0 and 1; the B2BUA's A and B). on_timeout
  * fires once when no packet arrived on any stream for the timeout, except

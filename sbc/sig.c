@@ -615,7 +615,7 @@ int sbc_sig_worker_start(sbc_worker_t *w, void *arg)
             LOG_ERR("cdr_file %s: %m; no CDRs will be written", c->node.cdr_file);
     }
     char merr[256];
-    struct sbc_media_ctx_cfg mcfg = { .timeout_ms = c->node.media_timeout_ms };
+    struct sbc_media_ctx_cfg mcfg = { .timeout_ms = c->node.media_timeout_ms, .batch_us = c->node.media_batch_ms * 1000u };
     s->media = sbc_media_ctx_create(sbc_worker_base(w), &mcfg, merr, sizeof merr);
     s->pools = calloc(c->n_interfaces, sizeof *s->pools);
     s->tls_sha = calloc(c->n_interfaces, sizeof *s->tls_sha);
@@ -624,6 +624,9 @@ int sbc_sig_worker_start(sbc_worker_t *w, void *arg)
         sig_free(s);
         return -1;
     }
+    sbc_media_ctx_start(s->media);
+    if (c->node.media_batch_ms && strcmp(sbc_media_ctx_io(s->media), "io_uring") != 0)
+        LOG_WARN("worker %d: media relay on epoll, a wake-up per packet: %s", s->index, sbc_media_ctx_io(s->media));
     for (size_t i = 0; i < c->n_interfaces; i++) {
         const sbc_interface_t *iface = &c->interfaces[i];
         char err[512];
@@ -682,6 +685,7 @@ void sbc_sig_worker_config_changed(sbc_worker_t *w, void *arg)
         return;
     const sbc_config_t *c = sbc_worker_config(w);
     prefetch_names(s, c);
+    sbc_media_ctx_set_batch(s->media, c->node.media_batch_ms * 1000u);
     for (size_t i = 0; i < s->listen_cfg->n_interfaces; i++) {
         const sbc_interface_t *li = &s->listen_cfg->interfaces[i];
         const sbc_interface_t *ni = sbc_config_interface_by_name(c, li->name);

@@ -62,7 +62,8 @@ static struct {
     int rtpengine_pid;
     unsigned procs;                       /* forwarder processes (one event loop each, like workers) */
     unsigned warm_pairs, quiet_ms;        /* churn: warm reuse per pool */
-} cfg = { M_RELAY, P_RTP_RTP, 100, 50, 2, 5, NULL, 0, 1, 0, 0 };
+    unsigned batch_us;                    /* relay: sbcd's node.media_batch */
+} cfg = { M_RELAY, P_RTP_RTP, 100, 50, 2, 5, NULL, 0, 1, 0, 0, SBC_RELAY_TICK_US_DEFAULT };
 
 /* Shared with the forwarder processes. */
 struct shared {
@@ -363,7 +364,7 @@ static void setup_relay(unsigned proc, unsigned first, unsigned count)
 {
     char err[256];
     base = event_base_new();
-    mctx = sbc_media_ctx_create(base, &(struct sbc_media_ctx_cfg){ 0 }, err, sizeof(err));
+    mctx = sbc_media_ctx_create(base, &(struct sbc_media_ctx_cfg){ .batch_us = cfg.batch_us }, err, sizeof(err));
     pool_a = sbc_portpool_create(A_IP, 10000, 49999, proc, cfg.procs, err, sizeof(err));
     pool_b = sbc_portpool_create(B_IP, 10000, 49999, proc, cfg.procs, err, sizeof(err));
     if (!mctx || !pool_a || !pool_b ||
@@ -430,9 +431,12 @@ static void report_drops(unsigned first, unsigned count)
         }
     const struct sbc_relay_tx_stats *tx = sbc_media_ctx_tx_stats(mctx);
     if (tx && tx->submits)
-        fprintf(stderr, "  relay io_uring sends: %.1f packets per submission, queue wait mean %.0f us max %.0f us\n",
-                (double)tx->packets / (double)tx->submits, (double)tx->wait_ns_sum / (double)tx->submits / 1e3,
-                (double)tx->wait_ns_max / 1e3);
+        fprintf(stderr, "  relay io_uring: %.1f packets per send submission, %llu wake-ups, %llu ticks, "
+                        "%llu receives out of buffers, %llu failed\n",
+                (double)tx->packets / (double)tx->submits, (unsigned long long)tx->wakeups,
+                (unsigned long long)tx->ticks, (unsigned long long)tx->rx_nobufs, (unsigned long long)tx->rx_errors);
+    else
+        fprintf(stderr, "  relay io: %s\n", sbc_media_ctx_io(mctx));
     uint64_t drops = t.srtp_auth_fail + t.srtp_replay + t.foreign + t.malformed + t.no_dest + t.send_fail;
     if (drops)
         fprintf(stderr, "relay drops: rx=%llu auth=%llu replay=%llu foreign=%llu malformed=%llu no_dest=%llu "
@@ -723,7 +727,7 @@ int main(int argc, char **argv)
         { "mode", 1, 0, 'm' }, { "path", 1, 0, 'p' },    { "streams", 1, 0, 'n' }, { "rate", 1, 0, 'r' },
         { "warm", 1, 0, 'w' }, { "seconds", 1, 0, 's' }, { "ng", 1, 0, 'g' },      { "rtpengine-pid", 1, 0, 'P' },
         { "procs", 1, 0, 'j' }, { "warm-pairs", 1, 0, 'W' }, { "quiet-ms", 1, 0, 'Q' },
-        { 0, 0, 0, 0 },
+        { "batch-us", 1, 0, 'B' }, { 0, 0, 0, 0 },
     };
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -745,10 +749,11 @@ int main(int argc, char **argv)
         case 'j': cfg.procs = (unsigned)atoi(optarg); break;
         case 'W': cfg.warm_pairs = (unsigned)atoi(optarg); break;
         case 'Q': cfg.quiet_ms = (unsigned)atoi(optarg); break;
+        case 'B': cfg.batch_us = (unsigned)atoi(optarg); break;
         default:
             fprintf(stderr, "usage: media_bench --mode relay|bare|rtpengine|churn --path rtp-rtp|rtp-srtp|srtp-rtp "
                             "--streams N [--rate PPS] [--warm S] [--seconds S] [--procs N] [--ng ADDR:PORT "
-                            "--rtpengine-pid PID] [--warm-pairs N --quiet-ms MS]\n");
+                            "--rtpengine-pid PID] [--warm-pairs N --quiet-ms MS] [--batch-us US]\n");
             return 2;
         }
     }

@@ -275,12 +275,13 @@ static void test_bad_values(void **state)
     expect_errors("err-values.yaml",
                   "err-values.yaml:3: bad value '0' for 'workers' (use auto or 1-256)",
                   "err-values.yaml:4: bad value 'loud' for 'level' (use one of: error, warn, info, debug)",
-                  "err-values.yaml:11: bad port '70000' for 'port' (use 1-65535)",
-                  "err-values.yaml:12: bad port range '39999-30000' for 'ports' (use MIN-MAX within 1-65535, MIN <= MAX)",
-                  "err-values.yaml:17: bad duration '5x' for 'options_interval' (use e.g. 500ms, 60s, 2m, 1h)",
-                  "err-values.yaml:22: bad CIDR '10.0.1.1/24': host bits are set (network is 10.0.1.0/24)",
-                  "err-values.yaml:22: bad CIDR '10.0.1.0/33' (use address/prefix, e.g. 10.0.0.0/24)",
-                  "err-values.yaml:22: bad CIDR '2001:db8::1/32': host bits are set (network is 2001:db8::/32)",
+                  "err-values.yaml:5: bad value '50ms' for 'media_batch' (0ms to 20ms)",
+                  "err-values.yaml:12: bad port '70000' for 'port' (use 1-65535)",
+                  "err-values.yaml:13: bad port range '39999-30000' for 'ports' (use MIN-MAX within 1-65535, MIN <= MAX)",
+                  "err-values.yaml:18: bad duration '5x' for 'options_interval' (use e.g. 500ms, 60s, 2m, 1h)",
+                  "err-values.yaml:23: bad CIDR '10.0.1.1/24': host bits are set (network is 10.0.1.0/24)",
+                  "err-values.yaml:23: bad CIDR '10.0.1.0/33' (use address/prefix, e.g. 10.0.0.0/24)",
+                  "err-values.yaml:23: bad CIDR '2001:db8::1/32': host bits are set (network is 2001:db8::/32)",
                   NULL);
 }
 

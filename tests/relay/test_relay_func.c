@@ -350,7 +350,8 @@ static int group_setup(void **state)
     if (sbc_srtp_global_init(err, sizeof(err)) != 0)
         return -1;
     base = event_base_new();
-    mctx = sbc_media_ctx_create(base, &(struct sbc_media_ctx_cfg){ .timeout_ms = 0 }, err, sizeof(err));
+    mctx = sbc_media_ctx_create(base, &(struct sbc_media_ctx_cfg){ .batch_us = SBC_RELAY_TICK_US_DEFAULT }, err,
+                                sizeof(err));
     pool_teams = sbc_portpool_create(TEAMS_IP, 22000, 22199, 0, 1, err, sizeof(err));
     pool_core = sbc_portpool_create(CORE_IP, 32000, 32199, 0, 1, err, sizeof(err));
     pool_tiny = sbc_portpool_create(TEAMS_IP, 22400, 22401, 0, 1, err, sizeof(err));
