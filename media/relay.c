@@ -49,6 +49,7 @@ struct watch {
 struct relay_sock {
     struct event *ev;                    /* epoll */
     bool armed;                          /* io_uring: a receive is pending */
+    bool fixed;                          /* io_uring: in the ring's file table */
     uint8_t rx_errors;                   /* io_uring: consecutive failed receives */
     uint32_t gen;                        /* io_uring: tells this watch's completions from an earlier one's */
     struct watch *owner;
@@ -281,7 +282,8 @@ static void ring_rx(struct sbc_relay *r, struct relay_sock *k, struct sbc_uring_
     t->out = &s->leg[w->leg ^ 1u];
     s->inflight++;
     r->txs.packets++;
-    sbc_uring_send(r->ring, fd, &t->msg, UD_SEND | d->bid);
+    if (!sbc_uring_send(r->ring, fd, fd < r->n_socks && r->socks[fd].fixed, &t->msg, UD_SEND | d->bid))
+        ring_send_done(r, d->bid, -EIO);
 }
 
 static void ring_cqe(void *arg, const struct io_uring_cqe *c)
@@ -308,7 +310,7 @@ static void ring_cqe(void *arg, const struct io_uring_cqe *c)
         if (c->res == -ECANCELED || c->res == -EBADF || ++k->rx_errors > RING_RX_ERRORS)
             k->armed = false;
         else
-            sbc_uring_recv(r->ring, fd, c->user_data);
+            sbc_uring_recv(r->ring, fd, k->fixed, c->user_data);
     }
     if (!got)
         return;
@@ -672,8 +674,10 @@ static void release_fd(struct sbc_relay *r, int fd, bool park)
         char err[160];
         /* Fails only off the worker thread (at shutdown): closing the ring
          * then releases the socket. */
-        (void)sbc_uring_recv_cancel(r->ring, fd, err, sizeof(err));
-        k->armed = false;
+        (void)sbc_uring_recv_cancel(r->ring, fd, k->fixed, err, sizeof(err));
+        if (k->fixed)
+            sbc_uring_file_del(r->ring, fd);
+        k->armed = k->fixed = false;
     }
     k->gen++;                            /* completions still queued for fd are stale */
 }
@@ -703,7 +707,8 @@ static int watch_fd(struct sbc_relay_stream *s, unsigned li, bool rtcp, int fd, 
     } else if (r->tick_us && ring_ready(r)) {
         k->armed = true;
         k->rx_errors = 0;
-        sbc_uring_recv(r->ring, fd, recv_tag(fd, k->gen));
+        k->fixed = sbc_uring_file_add(r->ring, fd);
+        sbc_uring_recv(r->ring, fd, k->fixed, recv_tag(fd, k->gen));
     } else {
         k->ev = event_new(r->base, fd, EV_READ | EV_PERSIST, on_readable, r);
         if (!k->ev || event_add(k->ev, NULL) < 0) {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -32,6 +33,7 @@ struct sbc_uring {
     uint8_t *mem;
     size_t mem_len;
     struct msghdr recv_msg;              /* the receive template: IPv4 source, no control data */
+    unsigned nfixed;                     /* registered file table: slot = fd, for fds below this */
 };
 
 static int uring_register(int fd, unsigned op, void *arg, unsigned n)
@@ -125,6 +127,13 @@ struct sbc_uring *sbc_uring_create(const struct sbc_uring_cfg *cfg, char *err, s
     }
     for (unsigned i = 0; i < cfg->bufs; i++)
         sbc_uring_buf_put(u, i);
+    /* A sparse table of registered files, indexed by fd: a request on a
+     * registered socket skips the file lookup and reference count. Optional. */
+    struct rlimit rl;
+    unsigned n = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max < 65536 ? (unsigned)rl.rlim_max : 65536;
+    struct io_uring_rsrc_register fr = { .nr = n, .flags = IORING_RSRC_REGISTER_SPARSE };
+    if (uring_register(u->fd, IORING_REGISTER_FILES2, &fr, sizeof(fr)) >= 0)
+        u->nfixed = n;
     u->recv_msg.msg_namelen = sizeof(struct sockaddr_in);
     return u;
 
@@ -190,7 +199,25 @@ static struct io_uring_sqe *sqe_get(struct sbc_uring *u)
     return sqe;
 }
 
-void sbc_uring_recv(struct sbc_uring *u, int fd, uint64_t user_data)
+static bool file_update(struct sbc_uring *u, int fd, int32_t v)
+{
+    if (fd < 0 || (unsigned)fd >= u->nfixed)
+        return false;
+    struct io_uring_rsrc_update2 up = { .offset = (uint32_t)fd, .data = (uint64_t)(uintptr_t)&v, .nr = 1 };
+    return uring_register(u->fd, IORING_REGISTER_FILES_UPDATE2, &up, sizeof(up)) == 1;
+}
+
+bool sbc_uring_file_add(struct sbc_uring *u, int fd)
+{
+    return file_update(u, fd, fd);
+}
+
+void sbc_uring_file_del(struct sbc_uring *u, int fd)
+{
+    file_update(u, fd, -1);
+}
+
+void sbc_uring_recv(struct sbc_uring *u, int fd, bool fixed, uint64_t user_data)
 {
     struct io_uring_sqe *sqe = sqe_get(u);
     if (!sqe)
@@ -199,18 +226,19 @@ void sbc_uring_recv(struct sbc_uring *u, int fd, uint64_t user_data)
     sqe->fd = fd;
     sqe->addr = (uint64_t)(uintptr_t)&u->recv_msg;
     sqe->len = 1;
-    sqe->flags = IOSQE_BUFFER_SELECT;
+    sqe->flags = IOSQE_BUFFER_SELECT | (fixed ? IOSQE_FIXED_FILE : 0);
     sqe->buf_group = BGID;
     sqe->ioprio = IORING_RECV_MULTISHOT;
     sqe->user_data = user_data;
 }
 
-int sbc_uring_recv_cancel(struct sbc_uring *u, int fd, char *err, size_t errlen)
+int sbc_uring_recv_cancel(struct sbc_uring *u, int fd, bool fixed, char *err, size_t errlen)
 {
     if (sbc_uring_queued(u))
         sbc_uring_enter(u);              /* a receive still queued here would be missed */
     struct io_uring_sync_cancel_reg c = {
-        .fd = fd, .flags = IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL, .timeout = { -1, -1 },
+        .fd = fd, .timeout = { -1, -1 },
+        .flags = IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL | (fixed ? IORING_ASYNC_CANCEL_FD_FIXED : 0),
     };
     if (uring_register(u->fd, IORING_REGISTER_SYNC_CANCEL, &c, 1) < 0 && errno != ENOENT) {
         snprintf(err, errlen, "io_uring: cancelling the receive on socket %d: %s", fd, strerror(errno));
@@ -221,17 +249,19 @@ int sbc_uring_recv_cancel(struct sbc_uring *u, int fd, char *err, size_t errlen)
     return sbc_uring_enter(u) < 0 ? -1 : 0;
 }
 
-void sbc_uring_send(struct sbc_uring *u, int fd, const struct msghdr *msg, uint64_t user_data)
+bool sbc_uring_send(struct sbc_uring *u, int fd, bool fixed, const struct msghdr *msg, uint64_t user_data)
 {
     struct io_uring_sqe *sqe = sqe_get(u);
     if (!sqe)
-        return;
+        return false;
     sqe->opcode = IORING_OP_SENDMSG;
     sqe->fd = fd;
+    sqe->flags = fixed ? IOSQE_FIXED_FILE : 0;
     sqe->addr = (uint64_t)(uintptr_t)msg;
     sqe->len = 1;
     sqe->msg_flags = MSG_DONTWAIT;       /* a full send buffer fails the send, as sendmmsg would */
     sqe->user_data = user_data;
+    return true;
 }
 
 int sbc_uring_enter(struct sbc_uring *u)

@@ -41,16 +41,24 @@ int sbc_uring_eventfd(const struct sbc_uring *u);
  * sbc_uring_enter. A flag in the shared ring, no system call. */
 void sbc_uring_notify(struct sbc_uring *u, bool on);
 
+/* Registers fd in the ring's file table (slot fd) so requests on it skip the
+ * file lookup: pass fixed = true to them. False: not registered (no table,
+ * fd too high); use it unregistered. A registered socket stays open until
+ * sbc_uring_file_del, whatever close() does. */
+bool sbc_uring_file_add(struct sbc_uring *u, int fd);
+void sbc_uring_file_del(struct sbc_uring *u, int fd);
+
 /* Queues a multishot receive on a datagram socket: one completion per
  * datagram until it ends (a completion without IORING_CQE_F_MORE: re-arm). */
-void sbc_uring_recv(struct sbc_uring *u, int fd, uint64_t user_data);
+void sbc_uring_recv(struct sbc_uring *u, int fd, bool fixed, uint64_t user_data);
 /* Ends fd's receive synchronously; needed before fd is closed, as the
  * pending request holds the socket open. */
-int sbc_uring_recv_cancel(struct sbc_uring *u, int fd, char *err, size_t errlen);
+int sbc_uring_recv_cancel(struct sbc_uring *u, int fd, bool fixed, char *err, size_t errlen);
 
 /* Queues sendmsg(fd, msg, MSG_DONTWAIT); msg and what it points to stay valid
- * until its completion is reaped. A full queue is submitted first. */
-void sbc_uring_send(struct sbc_uring *u, int fd, const struct msghdr *msg, uint64_t user_data);
+ * until its completion is reaped. A full queue is submitted first. False:
+ * the ring takes nothing more (broken). */
+bool sbc_uring_send(struct sbc_uring *u, int fd, bool fixed, const struct msghdr *msg, uint64_t user_data);
 unsigned sbc_uring_queued(const struct sbc_uring *u);
 /* Receive work or completions wait (read from the shared ring, no system
  * call): false means an entry now would find nothing. */
