@@ -86,8 +86,6 @@ struct tx_batch {
 /* io_uring: the send of the packet in buffer i, and whose counters its
  * outcome goes to. */
 struct ring_slot {
-    struct msghdr msg;
-    struct iovec iov;
     struct sockaddr_in to;
     struct sbc_relay_stream *s;
     struct relay_leg *in, *out;
@@ -274,15 +272,14 @@ static void ring_rx(struct sbc_relay *r, struct relay_sock *k, struct sbc_uring_
     }
     s->last_rx = r->now;
     struct ring_slot *t = &r->slots[d->bid];
-    t->iov.iov_base = d->data;
-    t->iov.iov_len = (size_t)len;
     t->to = *dst;
     t->s = s;
     t->in = &s->leg[w->leg];
     t->out = &s->leg[w->leg ^ 1u];
     s->inflight++;
     r->txs.packets++;
-    if (!sbc_uring_send(r->ring, fd, fd < r->n_socks && r->socks[fd].fixed, &t->msg, UD_SEND | d->bid))
+    if (!sbc_uring_sendto(r->ring, fd, fd < r->n_socks && r->socks[fd].fixed, d->data, (unsigned)len, &t->to,
+                          UD_SEND | d->bid))
         ring_send_done(r, d->bid, -EIO);
 }
 
@@ -437,11 +434,6 @@ static bool ring_ready(struct sbc_relay *r)
         sbc_uring_destroy(r->ring);
         r->ring = NULL;
         return false;
-    }
-    for (unsigned i = 0; i < RING_BUFS; i++) {
-        struct ring_slot *t = &r->slots[i];
-        t->msg = (struct msghdr){ .msg_name = &t->to, .msg_namelen = sizeof(t->to), .msg_iov = &t->iov,
-                                  .msg_iovlen = 1 };
     }
     return true;
 }

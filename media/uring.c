@@ -249,16 +249,19 @@ int sbc_uring_recv_cancel(struct sbc_uring *u, int fd, bool fixed, char *err, si
     return sbc_uring_enter(u) < 0 ? -1 : 0;
 }
 
-bool sbc_uring_send(struct sbc_uring *u, int fd, bool fixed, const struct msghdr *msg, uint64_t user_data)
+bool sbc_uring_sendto(struct sbc_uring *u, int fd, bool fixed, const void *buf, unsigned len,
+                      const struct sockaddr_in *to, uint64_t user_data)
 {
     struct io_uring_sqe *sqe = sqe_get(u);
     if (!sqe)
         return false;
-    sqe->opcode = IORING_OP_SENDMSG;
+    sqe->opcode = IORING_OP_SEND;        /* with a destination: sendto (Linux 6.1), no msghdr to copy in */
     sqe->fd = fd;
     sqe->flags = fixed ? IOSQE_FIXED_FILE : 0;
-    sqe->addr = (uint64_t)(uintptr_t)msg;
-    sqe->len = 1;
+    sqe->addr = (uint64_t)(uintptr_t)buf;
+    sqe->len = len;
+    sqe->addr2 = (uint64_t)(uintptr_t)to;
+    sqe->addr_len = sizeof(*to);
     sqe->msg_flags = MSG_DONTWAIT;       /* a full send buffer fails the send, as sendmmsg would */
     sqe->user_data = user_data;
     return true;

@@ -55,10 +55,11 @@ void sbc_uring_recv(struct sbc_uring *u, int fd, bool fixed, uint64_t user_data)
  * pending request holds the socket open. */
 int sbc_uring_recv_cancel(struct sbc_uring *u, int fd, bool fixed, char *err, size_t errlen);
 
-/* Queues sendmsg(fd, msg, MSG_DONTWAIT); msg and what it points to stay valid
- * until its completion is reaped. A full queue is submitted first. False:
- * the ring takes nothing more (broken). */
-bool sbc_uring_send(struct sbc_uring *u, int fd, bool fixed, const struct msghdr *msg, uint64_t user_data);
+/* Queues sendto(fd, buf, len, MSG_DONTWAIT, to); buf and to stay valid until
+ * its completion is reaped. A full queue is submitted first. False: the ring
+ * takes nothing more (broken). */
+bool sbc_uring_sendto(struct sbc_uring *u, int fd, bool fixed, const void *buf, unsigned len,
+                      const struct sockaddr_in *to, uint64_t user_data);
 unsigned sbc_uring_queued(const struct sbc_uring *u);
 /* Receive work or completions wait (read from the shared ring, no system
  * call): false means an entry now would find nothing. */
