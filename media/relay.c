@@ -31,9 +31,13 @@
 #define MAX_ROUNDS 4                 /* epoll: batches per wake-up before yielding to other sockets */
 
 #define RING_SQ 1024                 /* sends and re-arms queued between two entries */
-#define RING_CQ 8192                 /* a receive and a send completion per buffer, and margin */
-#define RING_BUFS 2048               /* packets in flight: 40 ms of 1,000 streams at 50 pkt/s */
-#define RING_BUF_SIZE 2048           /* header and source address (32 bytes), a datagram up to the MTU, a trailer */
+#define RING_CQ 16384                /* a receive and a send completion per buffer, and margin */
+/* Packets in flight: 80 ms of 1,000 streams at 50 pkt/s (a worker held up
+ * that long). Fewer would end every socket's receive on a burst (ENOBUFS),
+ * each then re-armed. 7 MB per worker. */
+#define RING_BUFS 4096
+#define RING_BUF_SIZE 1728           /* header and source address (32 bytes), a datagram up to the MTU, a trailer */
+_Static_assert(RING_BUF_SIZE >= 32 + SBC_RELAY_MTU + SBC_SRTP_MAX_TRAILER, "ring buffers too small");
 #define RING_ROUNDS 4                /* enter + reap rounds per poll before yielding to signalling */
 #define RING_RX_ERRORS 8             /* consecutive receive failures before a socket is given up */
 #define UD_SEND (1ull << 63)         /* user_data: a send (low bits: buffer); else a receive: fd | gen << 32 */
