@@ -45,6 +45,8 @@ struct sbc_metrics {
     X(media_parked_drops_total, "Packets to media ports between calls, dropped", media_parked_drops) \
     X(media_send_batches_total, "Batched media send submissions", media_tx_submits)          \
     X(media_batched_packets_total, "Media packets sent in batches", media_tx_packets)        \
+    X(media_ticks_total, "Relay ticks (one pickup of all sockets' packets)", media_ticks)     \
+    X(media_rx_nobufs_total, "Relay receives ended out of buffers (overload)", media_rx_nobufs) \
     X(dns_cache_hits_total, "Names answered from the worker DNS cache", dns_hits)            \
     X(dns_stale_answers_total, "Stale DNS answers served while refreshed", dns_stale)        \
     X(dns_blocking_lookups_total, "Names never seen, looked up synchronously", dns_blocking) \

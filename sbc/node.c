@@ -124,6 +124,8 @@ static void calls_add(json_t *o, const sbc_sig_stats_t *ss)
     ADD(media_parked_drops);
     ADD(media_tx_submits);
     ADD(media_tx_packets);
+    ADD(media_ticks);
+    ADD(media_rx_nobufs);
     ADD(dns_hits);
     ADD(dns_stale);
     ADD(dns_blocking);

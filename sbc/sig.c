@@ -283,6 +283,8 @@ void sbc_sig_stats_read(sbc_worker_t *w, sbc_sig_stats_t *out)
         if (tx) {
             out->media_tx_submits = tx->submits;
             out->media_tx_packets = tx->packets;
+            out->media_ticks = tx->ticks;
+            out->media_rx_nobufs = tx->rx_nobufs;
         }
     }
     sbc_dns_stats_t ds;

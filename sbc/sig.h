@@ -39,7 +39,8 @@ typedef struct sbc_sig_stats {
     uint64_t media_cold_allocs;      /* port pairs bound afresh */
     uint64_t media_warm_evicted;     /* warm pairs closed for lack of descriptors */
     uint64_t media_parked_drops;     /* packets to a port between calls, dropped */
-    uint64_t media_tx_submits, media_tx_packets;   /* batched sends: submissions, packets */
+    uint64_t media_tx_submits, media_tx_packets;   /* io_uring sends: submissions, packets */
+    uint64_t media_ticks, media_rx_nobufs;         /* io_uring: ticks, receives out of buffers */
     uint64_t dns_hits, dns_stale, dns_blocking, dns_failed;
 } sbc_sig_stats_t;
 
