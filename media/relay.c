@@ -696,10 +696,10 @@ static int watch_fd(struct sbc_relay_stream *s, unsigned li, bool rtcp, int fd, 
         return -1;
     }
     if (watched(k)) {                    /* parked: what the last call left is not ours */
-        if (k->armed)
-            ring_poll(r);
-        else
+        if (!k->armed)
             drain(r, fd, true);
+        else if (sbc_uring_pending(r->ring))
+            ring_poll(r);                /* nothing waits (the usual, after the quiet time): no entry */
     } else if (r->tick_us && ring_ready(r)) {
         k->armed = true;
         k->rx_errors = 0;
