@@ -41,7 +41,7 @@ for n in $STREAMS; do
     for path in rtp-rtp rtp-srtp srtp-rtp; do
       $BENCH --mode relay --path $path --streams $n --procs $p --rate $r --seconds $SECS
     done
-    echo -n "direct-send "
+    echo -n "epoll "
     SBC_RELAY_URING=0 $BENCH --mode relay --path rtp-rtp --streams $n --procs $p --rate $r --seconds $SECS
     $BENCH --mode bare --streams $n --procs $p --rate $r --seconds $SECS
     $BENCH --mode bare-uring --streams $n --procs $p --rate $r --seconds $SECS
