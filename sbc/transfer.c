@@ -30,6 +30,14 @@ struct sbc_transfer {
     bool cancelled;
     sbc_txn_t *ict;              /* our INVITE to the Refer-To target */
     sbc_timer_t ring_timer;
+    sbc_timer_t fo_timer;        /* no response at all from the proxy: the next one */
+    uint32_t tried;              /* Teams proxies tried, by config index */
+    int named;                   /* the proxy the Refer-To names, -1: none */
+    unsigned attempts;
+    bool provisional;            /* an 18x came: no failover any more */
+    char *offer;                 /* our SDP offer and headers, kept for a failover */
+    size_t offer_len;
+    char extra[1400];
     unsigned n_refers;
     char event[40];              /* "refer" or "refer;id=<REFER CSeq>" */
     char target[640];
@@ -37,6 +45,8 @@ struct sbc_transfer {
     int status;                  /* final status of the transfer INVITE, 0 while none */
     time_t at;
 };
+
+static void failed(sbc_call_t *c, int status, const char *phrase);
 
 static void reply(sbc_call_t *c, sbc_txn_t *st, int status, const char *phrase)
 {
@@ -101,28 +111,118 @@ done:
     return rc;
 }
 
-/* Toward the configured Teams proxy the Refer-To names (else the first one
- * not seen down): its pinned address, TLS with its name. */
-static int target_hop(sbc_call_t *c, leg_t *nl, const url_t *u)
+#define MAX_TRIED 32             /* proxies beyond this index are not tried */
+
+/* The proxy the Refer-To names first, then the others in config order, the
+ * ones the OPTIONS pinger sees down last (as for calls); -1 when all were
+ * tried. */
+static int next_proxy(sbc_call_t *c)
 {
+    struct sbc_transfer *x = c->xfer;
     const sbc_teams_t *t = &c->cfg->teams;
-    const sbc_proxy_t *p = NULL;
-    for (size_t i = 0; i < t->n_proxies && !p; i++)
-        if (u->url_host && !strcasecmp(t->proxies[i].host, u->url_host))
-            p = &t->proxies[i];
-    for (size_t i = 0; i < t->n_proxies && !p; i++) {
-        sbc_health_info_t h;
-        sbc_health_get(t->proxies[i].host, t->proxies[i].port, &h);
-        if (h.state != SBC_HEALTH_DOWN)
-            p = &t->proxies[i];
+    size_t n = t->n_proxies < MAX_TRIED ? t->n_proxies : MAX_TRIED;
+    if (x->named >= 0 && (size_t)x->named < n && !(x->tried & 1u << x->named))
+        return x->named;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < n; i++) {
+            if (x->tried & 1u << i)
+                continue;
+            sbc_health_info_t h;
+            sbc_health_get(t->proxies[i].host, t->proxies[i].port, &h);
+            if ((h.state == SBC_HEALTH_DOWN) == (pass == 1))
+                return (int)i;
+        }
+    return -1;
+}
+
+/* The Request-URI toward proxy p: the Refer-To URI, with p's host (and port,
+ * if it had one) when it named another configured proxy. */
+static void attempt_ruri(const struct sbc_transfer *x, int pi, const sbc_proxy_t *p, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", x->target);
+    if (x->named < 0 || x->named == pi)
+        return;
+    su_home_t home[1] = { SU_HOME_INIT(home) };
+    url_t *u = url_make(home, x->target);
+    char port[8];
+    if (u) {
+        u->url_host = p->host;
+        if (u->url_port) {
+            snprintf(port, sizeof port, "%u", p->port);
+            u->url_port = port;
+        }
+        char buf[640];
+        call_url_text(u, buf, sizeof buf);
+        if (strlen(buf) + 1 < sizeof buf && strlen(buf) < cap)
+            snprintf(out, cap, "%s", buf);
     }
-    if (!p && t->n_proxies)
-        p = &t->proxies[0];
-    if (!p)
-        return -1;
-    char next[320];
-    snprintf(next, sizeof next, "sip:%s:%u;transport=tls", p->host, p->port);
-    return call_hop_for_uri(c, nl, next);
+    su_home_deinit(home);
+}
+
+/* Sends the transfer INVITE to the next Teams proxy; a retry is a new
+ * dialog attempt (new Call-ID). -1 when no proxy is left. */
+static int attempt(sbc_call_t *c)
+{
+    struct sbc_transfer *x = c->xfer;
+    const sbc_teams_t *t = &c->cfg->teams;
+    leg_t *nl = &x->nl;
+    int i;
+    while ((i = next_proxy(c)) >= 0) {
+        x->tried |= 1u << i;
+        const sbc_proxy_t *p = &t->proxies[i];
+        char next[320], ruri[640];
+        snprintf(next, sizeof next, "sip:%s:%u;transport=tls", p->host, p->port);
+        if (call_hop_for_uri(c, nl, next) < 0) {
+            LOG_CALL(SBC_LOG_WARN, c->a.call_id, call_tenant_name(c), "transfer: cannot resolve %s, trying the next",
+                     p->host);
+            continue;
+        }
+        attempt_ruri(x, i, p, ruri, sizeof ruri);
+        if (x->attempts++) {
+            sbc_sipmsg_make_call_id(nl->call_id, sizeof nl->call_id, sbc_sig_index(c->sig));
+            nl->cseq = 0;
+            sbc_sig_stats(c->sig)->failovers++;
+        }
+        nl->remote_tag[0] = '\0';
+        x->provisional = false;
+        msg_t *inv = call_build_request(c, nl, "INVITE", ruri, ++nl->cseq, x->extra, "application/sdp", x->offer,
+                                        x->offer_len);
+        if (!inv)
+            return -1;
+        nl->invite_cseq = nl->cseq;
+        x->ict = sbc_txl_request(sbc_sig_txl(c->sig), inv, &nl->hop, c);
+        if (!x->ict)
+            continue;
+        LOG_CALL(SBC_LOG_INFO, c->a.call_id, call_tenant_name(c), "transfer: INVITE %s -> %s:%u", ruri, p->host,
+                 p->port);
+        if (t->failover_timeout_ms)
+            sbc_timer_start(&x->fo_timer, t->failover_timeout_ms);
+        return 0;
+    }
+    return -1;
+}
+
+/* 408, 503, 504 or no answer before any 18x: the proxy, not the target,
+ * failed (TEAMS.md §4); the next proxy gets the INVITE. */
+static bool try_next(sbc_call_t *c, int status)
+{
+    struct sbc_transfer *x = c->xfer;
+    if (x->provisional || x->cancelled || c->state == CS_ENDING || (status != 408 && status != 503 && status != 504))
+        return false;
+    LOG_CALL(SBC_LOG_WARN, c->a.call_id, call_tenant_name(c), "transfer: %d from the proxy, failing over", status);
+    return attempt(c) == 0;
+}
+
+static void failover_timeout(void *arg)
+{
+    sbc_call_t *c = arg;
+    struct sbc_transfer *x = c->xfer;
+    if (!x || !x->ict || x->provisional || x->cancelled || c->state == CS_ENDING)
+        return;
+    sbc_txn_detach(x->ict);    /* left to end on its own */
+    x->ict = NULL;
+    if (!try_next(c, 408))
+        failed(c, 408, "Request Timeout");
 }
 
 static void ring_timeout(void *arg)
@@ -142,6 +242,7 @@ static void failed(sbc_call_t *c, int status, const char *phrase)
     x->state = XF_FAILED;
     x->status = status;
     sbc_timer_stop(&x->ring_timer);
+    sbc_timer_stop(&x->fo_timer);
     unindex_nl(c);
     LOG_CALL(SBC_LOG_INFO, c->a.call_id, call_tenant_name(c), "transfer to %s failed: %d", x->target, status);
     if (c->state == CS_ENDING) {
@@ -186,6 +287,7 @@ void sbc_transfer_on_refer(sbc_call_t *c, leg_t *leg, sbc_txn_t *st, msg_t *msg)
         if (!x)
             return reply(c, st, 500, "Server Internal Error");
         sbc_timer_init(&x->ring_timer, sbc_sig_clock(c->sig), ring_timeout, c);
+        sbc_timer_init(&x->fo_timer, sbc_sig_clock(c->sig), failover_timeout, c);
         c->xfer = x;
     }
 
@@ -202,8 +304,16 @@ void sbc_transfer_on_refer(sbc_call_t *c, leg_t *leg, sbc_txn_t *st, msg_t *msg)
     snprintf(nl->remote_uri, sizeof nl->remote_uri, "<%s>", target);
     sbc_sipmsg_make_call_id(nl->call_id, sizeof nl->call_id, sbc_sig_index(c->sig));
     sbc_sipmsg_make_tag(nl->local_tag, sizeof nl->local_tag, sbc_sig_index(c->sig));
-    if (target_hop(c, nl, sip->sip_refer_to->r_url) < 0)
+    if (!c->cfg->teams.n_proxies)
         return reply(c, st, 503, "Service Unavailable (no Teams proxy for the target)");
+    x->named = -1;
+    for (size_t i = 0; i < c->cfg->teams.n_proxies && i < MAX_TRIED; i++)
+        if (sip->sip_refer_to->r_url->url_host && !strcasecmp(c->cfg->teams.proxies[i].host, sip->sip_refer_to->r_url->url_host)) {
+            x->named = (int)i;
+            break;
+        }
+    x->tried = 0;
+    x->attempts = 0;
 
     x->referred_by[0] = '\0';
     if (sip->sip_referred_by) {
@@ -226,16 +336,20 @@ void sbc_transfer_on_refer(sbc_call_t *c, leg_t *leg, sbc_txn_t *st, msg_t *msg)
         free(out);
         return reply(c, st, 488, "Not Acceptable Here (no offer for the target)");
     }
-    char extra[1400], timer[160];
+    char timer[160];
     sbc_stimer_uac_headers(NULL, c->cfg->node.session_expires_ms / 1000, c->cfg->node.min_se_ms / 1000, timer,
                            sizeof timer);
-    snprintf(extra, sizeof extra, "%s%s%s%s", x->referred_by[0] ? "Referred-By: " : "", x->referred_by,
+    snprintf(x->extra, sizeof x->extra, "%s%s%s%s", x->referred_by[0] ? "Referred-By: " : "", x->referred_by,
              x->referred_by[0] ? "\r\n" : "", timer);
-    msg_t *inv = call_build_request(c, nl, "INVITE", target, ++nl->cseq, extra, "application/sdp", out->text, out->len);
+    free(x->offer);
+    x->offer = malloc(out->len);
+    if (!x->offer) {
+        free(out);
+        return reply(c, st, 500, "Server Internal Error");
+    }
+    memcpy(x->offer, out->text, out->len);
+    x->offer_len = out->len;
     free(out);
-    nl->invite_cseq = nl->cseq;
-    if (!inv)
-        return reply(c, st, 500, "Server Internal Error (INVITE not built)");
 
     x->n_refers++;
     if (x->n_refers > 1)
@@ -256,8 +370,7 @@ void sbc_transfer_on_refer(sbc_call_t *c, leg_t *leg, sbc_txn_t *st, msg_t *msg)
 
     sbc_sig_call_index(c->sig, nl->local_tag, c);
     x->nl_indexed = true;
-    x->ict = sbc_txl_request(sbc_sig_txl(c->sig), inv, &nl->hop, c);
-    if (!x->ict) {
+    if (attempt(c) < 0) {
         failed(c, 503, "Service Unavailable");
         return;
     }
@@ -301,17 +414,21 @@ bool sbc_transfer_on_response(sbc_call_t *c, sbc_txn_t *ct, msg_t *msg)
     sip_t *sip = sip_object(msg);
     int status = sip->sip_status->st_status;
     leg_t *nl = &x->nl;
+    sbc_timer_stop(&x->fo_timer);    /* the proxy answers */
     if (status < 200) {
+        if (status > 100)
+            x->provisional = true;
         if (status > 100 && sip->sip_to->a_tag)
             snprintf(nl->remote_tag, sizeof nl->remote_tag, "%s", sip->sip_to->a_tag);
         return true;
     }
     x->ict = NULL;
-    sbc_timer_stop(&x->ring_timer);
     if (status >= 300) {
-        failed(c, status, sip->sip_status->st_phrase);
+        if (!try_next(c, status))
+            failed(c, status, sip->sip_status->st_phrase);
         return true;
     }
+    sbc_timer_stop(&x->ring_timer);
     call_leg_confirm(c, nl, sip);
     if (c->state == CS_ENDING) {
         /* answered although cancelled: that dialog is ended at once */
@@ -353,7 +470,9 @@ bool sbc_transfer_on_failure(sbc_call_t *c, sbc_txn_t *ct, int status)
     if (!x || !ct || ct != x->ict)
         return false;
     x->ict = NULL;
-    failed(c, status, status == 408 ? "Request Timeout" : "Service Unavailable");
+    sbc_timer_stop(&x->fo_timer);
+    if (!try_next(c, status == 408 ? 408 : 503))   /* timeout, or the connection failed */
+        failed(c, status, status == 408 ? "Request Timeout" : "Service Unavailable");
     return true;
 }
 
@@ -398,6 +517,7 @@ void sbc_transfer_abort(sbc_call_t *c, bool notify)
     if (!x)
         return;
     sbc_timer_stop(&x->ring_timer);
+    sbc_timer_stop(&x->fo_timer);
     /* The INVITE stays ours until its final answer (the call waits, see
      * sbc_transfer_pending): a 2xx racing our CANCEL is ACKed and BYEd. */
     if (x->ict && !x->cancelled) {
@@ -432,6 +552,8 @@ void sbc_transfer_destroy(sbc_call_t *c)
     if (x->old_indexed)
         sbc_sig_call_unindex(c->sig, x->old.local_tag);
     sbc_timer_cleanup(&x->ring_timer);
+    sbc_timer_cleanup(&x->fo_timer);
+    free(x->offer);
     free(x);
     c->xfer = NULL;
 }

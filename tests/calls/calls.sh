@@ -688,6 +688,28 @@ transfer_failure_and_refusals)
   assert_eq "$(q --dir in --method INVITE --count || true)" 0 "no INVITE for a refused REFER"
   assert_eq "$(q --dir in --method NOTIFY --count || true)" 0 "no NOTIFY for a refused REFER"
   ;;
+transfer_proxy_failover)
+  # carrier -> Teams; Teams REFERs to a number at the second proxy, which
+  # answers the transfer INVITE 503: the SBC tries the other proxy (a new
+  # dialog attempt, its host in the Request-URI), which takes it
+  write_config "$PROXY1
+$PROXY2"
+  start
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --proxy 127.0.7.12:5061:sip2.pstnhub.microsoft.com \
+       --proxy-mode 127.0.7.12:5061=unavailable --expect-calls 3 --refer-after 1 --hangup-after 2 --duration 25 \
+       --linger 1 --refer-to '<sip:+15551230078@sip2.pstnhub.microsoft.com:5061;user=phone>'
+  sipp_uac uac uac-call-remote-bye-expect-200.xml -inf uac-numbers.csv
+  edge_wait
+  assert_eq "$(q --dir in --method INVITE --listener sip2.pstnhub.microsoft.com --count)" 1 "the named proxy got the transfer INVITE"
+  assert_eq "$(q --dir out --status 503 --cseq-method INVITE --count)" 1 "and answered it 503"
+  assert_eq "$(q --dir in --method INVITE --listener sip.pstnhub.microsoft.com --count)" 2 "the call, then the transfer INVITE after the failover"
+  first=$(q --dir in --method INVITE --listener sip2.pstnhub.microsoft.com --header Call-ID)
+  retry=$(q --dir in --method INVITE --last 1 --header Call-ID)
+  [ -n "$retry" ] && [ "$retry" != "$first" ] || fail "the retry is not a new dialog attempt"
+  assert_eq "$(q --dir in --method INVITE --last 1 --field first_line)" "INVITE sip:+15551230078@sip.pstnhub.microsoft.com:5061;user=phone SIP/2.0" "the retry names its proxy"
+  assert_eq "$(q --dir in --method NOTIFY --last 1 --field body | tr -d '\r\n')" "SIP/2.0 200 OK" "final NOTIFY: 200 OK"
+  assert_eq "$(status_field failovers)" 1 "one failover counted"
+  ;;
 transfer_cancelled_answer_race)
   # Teams -> carrier; Teams transfers to a number; the carrier hangs up while
   # the transfer INVITE rings; the target's 200 crosses our CANCEL: the SBC
