@@ -693,13 +693,12 @@ static void setup_timeout(void *arg)
 /* Our refresh of one leg: UPDATE without a body when the peer allows it
  * (RFC 4028 §7.4 prefers it), else a re-INVITE re-offering the other
  * leg's last SDP through the media session (ports and keys unchanged). */
-static void leg_refresh(sbc_call_t *c, leg_t *leg)
+static int leg_refresh_with(sbc_call_t *c, leg_t *leg, bool invite)
 {
     if (c->state != CS_CONFIRMED || leg->refresh_ct || c->fwd.ct || sbc_transfer_busy(c))
-        return;   /* an exchange in progress refreshes the dialog itself */
+        return -1;   /* an exchange in progress refreshes the dialog itself */
     char timer[160];
     sbc_stimer_uac_headers(&leg->stimer, 0, c->cfg->node.min_se_ms / 1000, timer, sizeof timer);
-    bool invite = !leg->stimer.peer_update;
     msg_t *req = NULL;
     if (invite) {
         int other = call_leg_index(c, leg) ^ 1;
@@ -719,6 +718,17 @@ static void leg_refresh(sbc_call_t *c, leg_t *leg)
              leg->teams ? "Teams" : "carrier", invite ? "re-INVITE" : "UPDATE");
     leg->refresh_invite = invite;
     leg->refresh_ct = req ? sbc_txl_request(sbc_sig_txl(c->sig), req, &leg->hop, c) : NULL;
+    return leg->refresh_ct ? 0 : -1;
+}
+
+static void leg_refresh(sbc_call_t *c, leg_t *leg)
+{
+    leg_refresh_with(c, leg, !leg->stimer.peer_update);
+}
+
+int call_reoffer(sbc_call_t *c, leg_t *leg)
+{
+    return leg_refresh_with(c, leg, true);
 }
 
 static void leg_expired(sbc_call_t *c, leg_t *leg)

@@ -122,6 +122,10 @@ enum sbc_media_status call_media_apply(sbc_call_t *c, int from, bool offer, cons
 void call_end(sbc_call_t *c, const char *reason, leg_t *except);
 /* Sets up a leg's session timer with the call's refresh/expiry hooks. */
 void call_stimer_init(sbc_call_t *c, leg_t *leg);
+/* A re-INVITE on leg offering the other leg's current SDP through the media
+ * session (its answer is applied as a refresh's is): the other side changed
+ * codec. -1 when it cannot go now (another exchange runs). */
+int call_reoffer(sbc_call_t *c, leg_t *leg);
 /* Frees the call once it is ending and nothing is outstanding. */
 void call_maybe_free(sbc_call_t *c);
 /* The call's leg facing Teams / the carrier. */

@@ -377,6 +377,31 @@ void sbc_transfer_on_refer(sbc_call_t *c, leg_t *leg, sbc_txn_t *st, msg_t *msg)
     sbc_timer_start(&x->ring_timer, RING_MS);
 }
 
+/* The media lines of an SDP that say what its receiver may send: each m=
+ * line without its port, and any direction other than sendrecv, one per
+ * line (ports and the rest are the relay's to absorb). */
+static void media_signature(const char *sdp, size_t len, char *out, size_t cap)
+{
+    size_t o = 0;
+    out[0] = '\0';
+    for (const char *p = sdp, *end = sdp + len; p < end;) {
+        const char *e = memchr(p, '\n', (size_t)(end - p));
+        size_t n = (size_t)((e ? e : end) - p);
+        if (n && p[n - 1] == '\r')
+            n--;
+        const char *sp = n > 2 && !strncmp(p, "m=", 2) ? memchr(p, ' ', n) : NULL;
+        const char *fmt = sp ? memchr(sp + 1, ' ', (size_t)(p + n - sp - 1)) : NULL;
+        int w = 0;
+        if (sp && fmt)          /* "m=audio" + " RTP/AVP 0 101" */
+            w = snprintf(out + o, cap - o, "%.*s%.*s\n", (int)(sp - p), p, (int)(p + n - fmt), fmt);
+        else if (n == 10 && (!strncmp(p, "a=sendonly", n) || !strncmp(p, "a=recvonly", n) || !strncmp(p, "a=inactive", n)))
+            w = snprintf(out + o, cap - o, "%.*s\n", (int)n, p);
+        if (w > 0 && (size_t)w < cap - o)
+            o += (size_t)w;
+        p = e ? e + 1 : end;
+    }
+}
+
 /* The target answered: the new dialog becomes the call's Teams leg. */
 static void succeeded(sbc_call_t *c, const sip_t *sip)
 {
@@ -453,14 +478,25 @@ bool sbc_transfer_on_response(sbc_call_t *c, sbc_txn_t *ct, msg_t *msg)
         failed(c, 488, "Not Acceptable Here");
         return true;
     }
-    /* The carrier keeps its ports; only a codec change would need a
-     * re-INVITE toward it, which the relay cannot hide. */
-    if (!before || out->len != strlen(before) || memcmp(before, out->text, out->len))
-        LOG_CALL(SBC_LOG_WARN, c->a.call_id, call_tenant_name(c),
-                 "transfer: the target's answer changes the carrier-side SDP; the carrier is not re-offered");
+    /* The carrier keeps its ports and gets nothing, unless the target's
+     * answer changes what the carrier must send (a codec): then a re-INVITE
+     * with it, which the relay cannot hide. What the carrier uses now is the
+     * last answer on its leg: ours when it called, its own when we did. */
+    const char *now = c->to_teams ? before : c->sdp_in[ci];
+    size_t now_len = c->to_teams ? (before ? strlen(before) : 0) : c->sdp_in_len[ci];
+    char sig_now[512], sig_new[512];
+    media_signature(now ? now : "", now ? now_len : 0, sig_now, sizeof sig_now);
+    media_signature(out->text, out->len, sig_new, sizeof sig_new);
+    bool changed = strcmp(sig_now, sig_new) != 0;
     free(before);
     free(out);
     succeeded(c, sip);
+    if (changed) {
+        LOG_CALL(SBC_LOG_INFO, c->a.call_id, call_tenant_name(c),
+                 "transfer: the target's answer changes the carrier's codecs, re-offering");
+        if (call_reoffer(c, call_carrier_leg(c)) < 0)
+            LOG_CALL(SBC_LOG_WARN, c->a.call_id, call_tenant_name(c), "transfer: the carrier could not be re-offered now");
+    }
     return true;
 }
 

@@ -710,6 +710,29 @@ $PROXY2"
   assert_eq "$(q --dir in --method NOTIFY --last 1 --field body | tr -d '\r\n')" "SIP/2.0 200 OK" "final NOTIFY: 200 OK"
   assert_eq "$(status_field failovers)" 1 "one failover counted"
   ;;
+transfer_codec_change)
+  # carrier -> Teams (the carrier offers PCMU and PCMA, Teams takes PCMU);
+  # Teams transfers to a number whose endpoint answers PCMA: the SBC
+  # re-INVITEs the carrier with PCMA alone, on the same address and port
+  write_config "$PROXY1
+$PROXY2"
+  start
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --proxy 127.0.7.12:5061:sip2.pstnhub.microsoft.com \
+       --proxy-codec 127.0.7.12:5061=8 --expect-calls 2 --refer-after 1 --hangup-after 2 --duration 25 --linger 1 \
+       --refer-to '<sip:+15551230078@sip2.pstnhub.microsoft.com;user=phone>'
+  sipp_uac uac uac-call-reinvite-remote-bye.xml -inf uac-numbers.csv
+  edge_wait
+  assert_contains "$(q --dir out --status 200 --cseq-method INVITE --last 1 --field body)" "RTP/SAVP 8" "the transfer target answered PCMA"
+  assert_eq "$(grep -c '^INVITE sip:' "$dir/uac.msg")" 2 "the carrier got its call and one re-INVITE"
+  m1=$(grep -A40 '^SIP/2.0 200' "$dir/uac.msg" | grep -m1 '^m=audio')
+  m2=$(awk '/^INVITE sip:/{n++} n==2' "$dir/uac.msg" | grep -m1 '^m=audio')
+  c1=$(grep -A40 '^SIP/2.0 200' "$dir/uac.msg" | grep -m1 '^c=IN')
+  c2=$(awk '/^INVITE sip:/{n++} n==2' "$dir/uac.msg" | grep -m1 '^c=IN')
+  assert_eq "${m2%% RTP*}" "${m1%% RTP*}" "the re-INVITE keeps the SBC's port toward the carrier"
+  assert_eq "$c2" "$c1" "and its address"
+  assert_contains "$m2" "RTP/AVP 8" "PCMA, as the new Teams endpoint answered"
+  assert_eq "$(q --dir in --method NOTIFY --last 1 --field body | tr -d '\r\n')" "SIP/2.0 200 OK" "final NOTIFY: 200 OK"
+  ;;
 transfer_cancelled_answer_race)
   # Teams -> carrier; Teams transfers to a number; the carrier hangs up while
   # the transfer INVITE rings; the target's 200 crosses our CANCEL: the SBC

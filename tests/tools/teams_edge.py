@@ -232,6 +232,7 @@ class Listener:
         self.ip, self.port = parts[0], int(parts[1])
         self.name = parts[2] if len(parts) > 2 and parts[2] else "%s:%d" % (self.ip, self.port)
         self.mode = default_mode
+        self.codec = None                 # payload type its calls answer with, when offered
         self.server = None
 
     def matches(self, which):
@@ -286,12 +287,13 @@ def sdp_check_offer(body):
     return None
 
 
-def sdp_answer(offer, ip, port, session_id):
-    """Answer the offer with one G.711 codec, telephone-event and SRTP."""
+def sdp_answer(offer, ip, port, session_id, prefer=None):
+    """Answer the offer with one G.711 codec (prefer's if offered), telephone-event and SRTP."""
     lines = offer.splitlines()
     mline = next(l for l in lines if l.startswith("m=audio")).split()
     offered = mline[3:]
-    codec = next((pt for pt in offered if pt in ("0", "8")), "0")
+    codec = prefer if prefer in offered and prefer in ("0", "8") else \
+        next((pt for pt in offered if pt in ("0", "8")), "0")
     names = {"0": "PCMU/8000", "8": "PCMA/8000"}
     te = next((l.split(":", 1)[1].split()[0] for l in lines
                if l.startswith("a=rtpmap:") and "telephone-event/8000" in l), None)
@@ -559,7 +561,7 @@ class IncomingCall(CallBase):
         if not hasattr(self, "_sdp"):
             ip, _ = self.conn.local_addr
             self._sdp = sdp_answer(self.invite.body, ip, self.edge.media_port(),
-                                   secrets.randbelow(10**9))
+                                   secrets.randbelow(10**9), self.conn.listener.codec)
         return self._sdp
 
     async def answer(self):
@@ -761,6 +763,13 @@ class Edge:
                 raise ValueError("--proxy-mode %r: no such proxy or mode" % pm)
             for l in hit:
                 l.mode = mode
+        for pc in args.proxy_codec:
+            which, _, pt = pc.partition("=")
+            hit = [l for l in self.listeners if l.matches(which)]
+            if not hit or pt not in ("0", "8"):
+                raise ValueError("--proxy-codec %r: no such proxy, or not 0/8" % pc)
+            for l in hit:
+                l.codec = pt
         self.resolve_map = []
         for r in args.resolve:
             name, _, ip = r.partition("=")
@@ -1201,6 +1210,8 @@ def parse_args(argv):
                    help="how proxies treat INVITEs (default answer)")
     g.add_argument("--proxy-mode", action="append", default=[], metavar="PROXY=MODE",
                    help="mode of one proxy, named by IP:PORT or NAME (repeatable)")
+    g.add_argument("--proxy-codec", action="append", default=[], metavar="PROXY=PT",
+                   help="calls to this proxy answer with payload type 0 or 8 when offered (repeatable)")
     g.add_argument("--answer-delay", type=float, default=0.2, metavar="S",
                    help="ringing time between 180 and 200 in answer mode (default 0.2)")
     g.add_argument("--early-media", action="store_true", help="send 183 with SDP after the 180")
