@@ -208,49 +208,9 @@ msg_t *call_build_response(sbc_call_t *c, leg_t *leg, msg_t *req, int status, co
     snprintf(hdrs, sizeof hdrs, "%s%s%s%s%s", status > 100 && status < 300 ? "Contact: " : "",
              status > 100 && status < 300 ? leg->contact : "", status > 100 && status < 300 ? "\r\n" : "",
              status >= 200 && status < 300 ? "Allow: " CALL_ALLOW "\r\n" : "", extra ? extra : "");
-    sbc_sipmsg_resp_opt_t opt = { .to_tag = leg->local_tag, .extra = hdrs };
-    msg_t *r = sbc_sipmsg_response(req, status, phrase, &opt);
-    if (!r || !ctype || !body || !blen)
-        return r;
-    /* Re-parse with the body: simplest way to keep Content-Length right. */
-    char *text = NULL;
-    size_t len = 0;
-    text = sbc_sipmsg_to_string(r, &len);
-    msg_destroy(r);
-    if (!text)
-        return NULL;
-    char *end = strstr(text, "\r\n\r\n");
-    if (!end) {
-        free(text);
-        return NULL;
-    }
-    size_t head = (size_t)(end - text) + 2;
-    size_t cap = head + 128 + blen;
-    char *buf = malloc(cap);
-    size_t off = 0;
-    /* Drop the Content-Length the builder wrote; we write ours. */
-    for (char *line = text; line < text + head;) {
-        char *eol = strstr(line, "\r\n");
-        size_t ll = (size_t)(eol - line) + 2;
-        if (strncasecmp(line, "Content-Length:", 15) && strncasecmp(line, "l:", 2) &&
-            strncasecmp(line, "Content-Type:", 13)) {
-            memcpy(buf + off, line, ll);
-            off += ll;
-        }
-        line += ll;
-    }
-    off += (size_t)snprintf(buf + off, cap - off, "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n", ctype, blen);
-    memcpy(buf + off, body, blen);
-    off += blen;
-    free(text);
-    msg_t *m = NULL;
-    const char *why;
-    if (sbc_sipmsg_parse(buf, off, &m, &why) != SBC_SIPMSG_OK && m) {
-        msg_destroy(m);
-        m = NULL;
-    }
-    free(buf);
-    return m;
+    sbc_sipmsg_resp_opt_t opt = { .to_tag = leg->local_tag, .extra = hdrs, .ctype = ctype, .body = body,
+                                  .body_len = blen };
+    return sbc_sipmsg_response(req, status, phrase, &opt);
 }
 
 void call_body_of(msg_t *m, const char **ctype, const char **body, size_t *blen)
@@ -422,6 +382,8 @@ json_t *sbc_call_list_json(sbc_sig_t *s)
 
 static void write_cdr(sbc_call_t *c)
 {
+    if (!sbc_sig_cdr_enabled(c->sig))
+        return;
     json_t *o = call_json(c, time(NULL));
     json_object_set_new(o, "end", json_integer((json_int_t)time(NULL)));
     json_object_set_new(o, "end_reason", json_string(c->end_reason[0] ? c->end_reason : "normal"));

@@ -169,6 +169,11 @@ struct sbc_portpool *sbc_sig_portpool(sbc_sig_t *s, const sbc_interface_t *iface
     return li ? s->pools[li - s->listen_cfg->interfaces] : NULL;
 }
 
+bool sbc_sig_cdr_enabled(const sbc_sig_t *s)
+{
+    return s->cdr_fd >= 0;
+}
+
 void sbc_sig_cdr(sbc_sig_t *s, json_t *record)
 {
     if (s->cdr_fd < 0)

@@ -73,6 +73,8 @@ sbc_sig_stats_t *sbc_sig_stats(sbc_sig_t *s);
 int sbc_sig_close_conn(sbc_sig_t *s, uint64_t conn_id);
 /* Appends one finished call to node.cdr_file (one JSON object per line). */
 void sbc_sig_cdr(sbc_sig_t *s, json_t *record);
+/* Whether CDRs are written at all (node.cdr_file opened): the record costs a JSON build. */
+bool sbc_sig_cdr_enabled(const sbc_sig_t *s);
 /* The verified certificate name of a TLS peer on one of this worker's
  * connections; buf is left unchanged when unknown. */
 void sbc_sig_conn_peer_name(sbc_sig_t *s, uint64_t conn_id, char *buf, size_t size);

@@ -397,6 +397,12 @@ msg_t *sbc_sipmsg_response(msg_t *req, int status, const char *phrase,
         if (!s || msg_header_parse_str(msg, (msg_pub_t *)sip, s) < 0)
             goto fail;
     }
+    if (opt && opt->ctype && opt->body && opt->body_len) {
+        sip_payload_t *pl = sip_payload_create(home, opt->body, (isize_t)opt->body_len);
+        if (sip_add_make(msg, sip, sip_content_type_class, opt->ctype) < 0 || !pl ||
+            msg_header_insert(msg, (msg_pub_t *)sip, (msg_header_t *)pl) < 0)
+            goto fail;
+    }
     if (sip_complete_message(msg) < 0)
         goto fail;
     return msg;
