@@ -148,9 +148,10 @@ int call_leg_update_hop(sbc_call_t *c, leg_t *leg)
     return next[0] ? call_hop_for_uri(c, leg, next) : -1;
 }
 
-/* Builds and parses one request on a leg. ruri NULL = the leg's target. */
-msg_t *call_build_request(sbc_call_t *c, leg_t *leg, const char *method, const char *ruri, uint32_t cseq,
-                            const char *extra, const char *ctype, const char *body, size_t blen)
+/* The text of one request on a leg (malloc'd, length in *len). ruri NULL =
+ * the leg's target. */
+static char *format_request(sbc_call_t *c, leg_t *leg, const char *method, const char *ruri, uint32_t cseq,
+                            const char *extra, const char *ctype, const char *body, size_t blen, size_t *len)
 {
     sbc_sig_t *s = c->sig;
     char branch[SBC_SIPMSG_ID_MAX];
@@ -187,9 +188,21 @@ msg_t *call_build_request(sbc_call_t *c, leg_t *leg, const char *method, const c
         return NULL;
     }
     memcpy(buf + n, body ? body : "", blen);
+    *len = (size_t)n + blen;
+    return buf;
+}
+
+/* Builds and parses one request on a leg. ruri NULL = the leg's target. */
+msg_t *call_build_request(sbc_call_t *c, leg_t *leg, const char *method, const char *ruri, uint32_t cseq,
+                            const char *extra, const char *ctype, const char *body, size_t blen)
+{
+    size_t len = 0;
+    char *buf = format_request(c, leg, method, ruri, cseq, extra, ctype, body, blen, &len);
+    if (!buf)
+        return NULL;
     msg_t *m = NULL;
     const char *why = NULL;
-    if (sbc_sipmsg_parse(buf, (size_t)n + blen, &m, &why) != SBC_SIPMSG_OK) {
+    if (sbc_sipmsg_parse(buf, len, &m, &why) != SBC_SIPMSG_OK) {
         LOG_CALL(SBC_LOG_ERROR, leg->call_id, c->tenant ? c->tenant->name : NULL, "built %s unparsable: %s",
                  method, why ? why : "?");
         if (m)
@@ -1040,12 +1053,14 @@ static void forward_request(sbc_call_t *c, leg_t *from, sbc_txn_t *st, msg_t *ms
     c->fwd = (fwd_t){ .st = st, .ct = ct, .from = from, .to = to, .invite = is_invite };
 }
 
+/* An ACK is sent once and never kept: its text goes out as built, unparsed. */
 void call_send_ack(sbc_call_t *c, leg_t *leg, uint32_t cseq)
 {
-    msg_t *ack = call_build_request(c, leg, "ACK", NULL, cseq, NULL, NULL, NULL, 0);
+    size_t len = 0;
+    char *ack = format_request(c, leg, "ACK", NULL, cseq, NULL, NULL, NULL, 0, &len);
     if (ack) {
-        sbc_txl_send(sbc_sig_txl(c->sig), ack, &leg->hop);
-        msg_destroy(ack);
+        sbc_sig_send_text(c->sig, ack, len, &leg->hop, true);
+        free(ack);
     }
 }
 
