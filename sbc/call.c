@@ -24,6 +24,7 @@
 #include "sbc/dns.h"
 #include "sbc/route.h"
 #include "sbc/sipmsg.h"
+#include "sbc/strcopy.h"
 #include "sbc/transfer.h"
 
 #define SETUP_TIMEOUT_MS (180 * 1000)   /* ring-no-answer bound */
@@ -45,7 +46,7 @@ void call_url_text(const url_t *u, char *buf, size_t cap)
 {
     su_home_t home[1] = { SU_HOME_INIT(home) };
     char *s = url_as_string(home, u);
-    snprintf(buf, cap, "%s", s ? s : "");
+    sbc_strcopy(buf, cap, s ? s : "");
     su_home_deinit(home);
 }
 
@@ -100,7 +101,7 @@ int call_hop_for_uri(sbc_call_t *c, leg_t *leg, const char *uri_text)
         tp = SBC_TP_TLS;        /* R1: nothing but TLS toward Teams */
     uint16_t port = u->url_port ? (uint16_t)atoi(u->url_port) : (tp == SBC_TP_TLS ? 5061 : 5060);
     char host[256];
-    snprintf(host, sizeof host, "%s", u->url_host);
+    sbc_strcopy(host, sizeof host, u->url_host);
     size_t hl = strlen(host);
     if (host[0] == '[' && hl > 2) {      /* IPv6 literal */
         memmove(host, host + 1, hl - 2);
@@ -122,7 +123,7 @@ int call_hop_for_uri(sbc_call_t *c, leg_t *leg, const char *uri_text)
     if (tp != SBC_TP_TLS)
         h.tls_name[0] = '\0';
     else if (!literal || !leg->teams || !leg->hop.tls_name[0])
-        snprintf(h.tls_name, sizeof h.tls_name, "%s", host);
+        sbc_strcopy(h.tls_name, sizeof h.tls_name, host);
     /* else: a Teams Contact with an IP keeps the proxy identity we verified. */
     leg->hop = h;
     rc = 0;
@@ -750,7 +751,7 @@ static void leg_init_teams(sbc_call_t *c, leg_t *leg, const char *user)
     leg->teams = true;
     leg->hop.tp = SBC_TP_TLS;
     leg->hop.iface = ti;
-    snprintf(leg->via_host, sizeof leg->via_host, "%s", c->tenant->fqdn);
+    sbc_strcopy(leg->via_host, sizeof leg->via_host, c->tenant->fqdn);
     leg->via_port = ti->sip_port;
     /* R13/R20: the tenant FQDN, never an IP, and transport=tls. */
     snprintf(leg->contact, sizeof leg->contact, "<sip:%s@%s:%u;transport=tls>", user, c->tenant->fqdn, ti->sip_port);
@@ -897,8 +898,8 @@ static void new_call(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_t *h
     c->adm_trunk = ak;
     c->to_teams = r.to_teams;
     c->started = time(NULL);
-    snprintf(c->called, sizeof c->called, "%s", r.called);
-    snprintf(c->calling, sizeof c->calling, "%s", r.calling);
+    sbc_strcopy(c->called, sizeof c->called, r.called);
+    sbc_strcopy(c->calling, sizeof c->calling, r.calling);
     c->a_invite = msg_ref_create(msg);
     c->a_ist = st;
     sbc_txn_set_ctx(st, c);
@@ -910,9 +911,9 @@ static void new_call(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_t *h
 
     /* Leg A: the dialog the caller created; we answer with our own tag. */
     leg_t *a = &c->a, *b = &c->b;
-    snprintf(a->call_id, sizeof a->call_id, "%s", sip->sip_call_id->i_id);
+    sbc_strcopy(a->call_id, sizeof a->call_id, sip->sip_call_id->i_id);
     sbc_sipmsg_make_tag(a->local_tag, sizeof a->local_tag, sbc_sig_index(s));
-    snprintf(a->remote_tag, sizeof a->remote_tag, "%s", sip->sip_from->a_tag ? sip->sip_from->a_tag : "");
+    sbc_strcopy(a->remote_tag, sizeof a->remote_tag, sip->sip_from->a_tag ? sip->sip_from->a_tag : "");
     addr_text(sip->sip_to, a->local_uri, sizeof a->local_uri);
     addr_text(sip->sip_from, a->remote_uri, sizeof a->remote_uri);
     call_route_set(sip, false, a->route, sizeof a->route);
@@ -1175,7 +1176,7 @@ void sbc_call_on_request(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_
  * set, and ACK at once (we hold the answer; A's ACK is not waited for). */
 void call_leg_confirm(sbc_call_t *c, leg_t *leg, const sip_t *sip)
 {
-    snprintf(leg->remote_tag, sizeof leg->remote_tag, "%s", sip->sip_to->a_tag ? sip->sip_to->a_tag : "");
+    sbc_strcopy(leg->remote_tag, sizeof leg->remote_tag, sip->sip_to->a_tag ? sip->sip_to->a_tag : "");
     if (sip->sip_contact)
         call_url_text(sip->sip_contact->m_url, leg->target, sizeof leg->target);
     call_route_set(sip, true, leg->route, sizeof leg->route);

@@ -24,6 +24,7 @@
 #include "sbc/options.h"
 #include "sbc/route.h"
 #include "sbc/sipmsg.h"
+#include "sbc/strcopy.h"
 #include "sbc/tls.h"
 #include "sbc/transport.h"
 
@@ -98,7 +99,7 @@ int sbc_sig_call_index(sbc_sig_t *s, const char *tag, sbc_call_t *c)
     tag_entry_t *e = malloc(sizeof *e);
     if (!e)
         return -1;
-    snprintf(e->tag, sizeof e->tag, "%s", tag);
+    sbc_strcopy(e->tag, sizeof e->tag, tag);
     e->call = c;
     if (s->n_tags >= s->n_buckets)
         tags_grow(s);

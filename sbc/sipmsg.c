@@ -265,7 +265,16 @@ static int write_id(char *buf, size_t size, int home)
     if (home >= 0) {
         if (home > SBC_SIPMSG_HOME_MAX)
             return -1;
-        n = snprintf(tmp, sizeof tmp, "w%d.", home);
+        /* "w<home>." by hand: ids are made several times per call */
+        char dig[4];
+        int nd = 0, h = home;
+        do
+            dig[nd++] = (char)('0' + h % 10);
+        while ((h /= 10) > 0);
+        tmp[n++] = 'w';
+        while (nd > 0)
+            tmp[n++] = dig[--nd];
+        tmp[n++] = '.';
     }
     uint64_t r1 = rng_next(), r2 = rng_next();
     for (int i = 0; i < ID_RAND_CHARS; i++) {

@@ -12,6 +12,7 @@
 
 #include "sbc/hash.h"
 #include "sbc/log.h"
+#include "sbc/strcopy.h"
 
 #define DEFAULT_T1 500u
 #define DEFAULT_TRYING 200
@@ -182,11 +183,17 @@ static int server_key(const sip_t *sip, char *branch, size_t bsize, char *sent_b
     const sip_via_t *v = sip->sip_via;
     if (!v || !v->v_host || !sip->sip_call_id || !sip->sip_cseq || !sip->sip_from)
         return -1;
-    int n = snprintf(sent_by, ssize, "%s:%s", v->v_host, v->v_port ? v->v_port : "");
-    if (n < 0 || (size_t)n >= ssize)
+    /* runs for every request received: plain copies, not snprintf */
+    size_t hl = strlen(v->v_host), pl = v->v_port ? strlen(v->v_port) : 0;
+    if (hl + 1 + pl >= ssize)
         return -1;
+    memcpy(sent_by, v->v_host, hl);
+    sent_by[hl] = ':';
+    memcpy(sent_by + hl + 1, v->v_port ? v->v_port : "", pl);
+    sent_by[hl + 1 + pl] = '\0';
+    int n;
     if (has_cookie(v->v_branch))
-        n = snprintf(branch, bsize, "%s", v->v_branch);
+        n = sbc_strcopy(branch, bsize, v->v_branch) >= bsize ? -1 : 0;
     else
         n = snprintf(branch, bsize, "2543|%s|%u|%s|%s", sip->sip_call_id->i_id,
                      (unsigned)sip->sip_cseq->cs_seq,
