@@ -24,6 +24,7 @@
 #include "sbc/dns.h"
 #include "sbc/route.h"
 #include "sbc/sipmsg.h"
+#include "sbc/strcopy.h"
 #include "sbc/transfer.h"
 
 #define SETUP_TIMEOUT_MS (180 * 1000)   /* ring-no-answer bound */
@@ -45,7 +46,7 @@ void call_url_text(const url_t *u, char *buf, size_t cap)
 {
     su_home_t home[1] = { SU_HOME_INIT(home) };
     char *s = url_as_string(home, u);
-    snprintf(buf, cap, "%s", s ? s : "");
+    sbc_strcopy(buf, cap, s ? s : "");
     su_home_deinit(home);
 }
 
@@ -100,7 +101,7 @@ int call_hop_for_uri(sbc_call_t *c, leg_t *leg, const char *uri_text)
         tp = SBC_TP_TLS;        /* R1: nothing but TLS toward Teams */
     uint16_t port = u->url_port ? (uint16_t)atoi(u->url_port) : (tp == SBC_TP_TLS ? 5061 : 5060);
     char host[256];
-    snprintf(host, sizeof host, "%s", u->url_host);
+    sbc_strcopy(host, sizeof host, u->url_host);
     size_t hl = strlen(host);
     if (host[0] == '[' && hl > 2) {      /* IPv6 literal */
         memmove(host, host + 1, hl - 2);
@@ -122,7 +123,7 @@ int call_hop_for_uri(sbc_call_t *c, leg_t *leg, const char *uri_text)
     if (tp != SBC_TP_TLS)
         h.tls_name[0] = '\0';
     else if (!literal || !leg->teams || !leg->hop.tls_name[0])
-        snprintf(h.tls_name, sizeof h.tls_name, "%s", host);
+        sbc_strcopy(h.tls_name, sizeof h.tls_name, host);
     /* else: a Teams Contact with an IP keeps the proxy identity we verified. */
     leg->hop = h;
     rc = 0;
@@ -148,9 +149,10 @@ int call_leg_update_hop(sbc_call_t *c, leg_t *leg)
     return next[0] ? call_hop_for_uri(c, leg, next) : -1;
 }
 
-/* Builds and parses one request on a leg. ruri NULL = the leg's target. */
-msg_t *call_build_request(sbc_call_t *c, leg_t *leg, const char *method, const char *ruri, uint32_t cseq,
-                            const char *extra, const char *ctype, const char *body, size_t blen)
+/* The text of one request on a leg (malloc'd, length in *len). ruri NULL =
+ * the leg's target. */
+static char *format_request(sbc_call_t *c, leg_t *leg, const char *method, const char *ruri, uint32_t cseq,
+                            const char *extra, const char *ctype, const char *body, size_t blen, size_t *len)
 {
     sbc_sig_t *s = c->sig;
     char branch[SBC_SIPMSG_ID_MAX];
@@ -187,9 +189,21 @@ msg_t *call_build_request(sbc_call_t *c, leg_t *leg, const char *method, const c
         return NULL;
     }
     memcpy(buf + n, body ? body : "", blen);
+    *len = (size_t)n + blen;
+    return buf;
+}
+
+/* Builds and parses one request on a leg. ruri NULL = the leg's target. */
+msg_t *call_build_request(sbc_call_t *c, leg_t *leg, const char *method, const char *ruri, uint32_t cseq,
+                            const char *extra, const char *ctype, const char *body, size_t blen)
+{
+    size_t len = 0;
+    char *buf = format_request(c, leg, method, ruri, cseq, extra, ctype, body, blen, &len);
+    if (!buf)
+        return NULL;
     msg_t *m = NULL;
     const char *why = NULL;
-    if (sbc_sipmsg_parse(buf, (size_t)n + blen, &m, &why) != SBC_SIPMSG_OK) {
+    if (sbc_sipmsg_parse(buf, len, &m, &why) != SBC_SIPMSG_OK) {
         LOG_CALL(SBC_LOG_ERROR, leg->call_id, c->tenant ? c->tenant->name : NULL, "built %s unparsable: %s",
                  method, why ? why : "?");
         if (m)
@@ -208,49 +222,9 @@ msg_t *call_build_response(sbc_call_t *c, leg_t *leg, msg_t *req, int status, co
     snprintf(hdrs, sizeof hdrs, "%s%s%s%s%s", status > 100 && status < 300 ? "Contact: " : "",
              status > 100 && status < 300 ? leg->contact : "", status > 100 && status < 300 ? "\r\n" : "",
              status >= 200 && status < 300 ? "Allow: " CALL_ALLOW "\r\n" : "", extra ? extra : "");
-    sbc_sipmsg_resp_opt_t opt = { .to_tag = leg->local_tag, .extra = hdrs };
-    msg_t *r = sbc_sipmsg_response(req, status, phrase, &opt);
-    if (!r || !ctype || !body || !blen)
-        return r;
-    /* Re-parse with the body: simplest way to keep Content-Length right. */
-    char *text = NULL;
-    size_t len = 0;
-    text = sbc_sipmsg_to_string(r, &len);
-    msg_destroy(r);
-    if (!text)
-        return NULL;
-    char *end = strstr(text, "\r\n\r\n");
-    if (!end) {
-        free(text);
-        return NULL;
-    }
-    size_t head = (size_t)(end - text) + 2;
-    size_t cap = head + 128 + blen;
-    char *buf = malloc(cap);
-    size_t off = 0;
-    /* Drop the Content-Length the builder wrote; we write ours. */
-    for (char *line = text; line < text + head;) {
-        char *eol = strstr(line, "\r\n");
-        size_t ll = (size_t)(eol - line) + 2;
-        if (strncasecmp(line, "Content-Length:", 15) && strncasecmp(line, "l:", 2) &&
-            strncasecmp(line, "Content-Type:", 13)) {
-            memcpy(buf + off, line, ll);
-            off += ll;
-        }
-        line += ll;
-    }
-    off += (size_t)snprintf(buf + off, cap - off, "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n", ctype, blen);
-    memcpy(buf + off, body, blen);
-    off += blen;
-    free(text);
-    msg_t *m = NULL;
-    const char *why;
-    if (sbc_sipmsg_parse(buf, off, &m, &why) != SBC_SIPMSG_OK && m) {
-        msg_destroy(m);
-        m = NULL;
-    }
-    free(buf);
-    return m;
+    sbc_sipmsg_resp_opt_t opt = { .to_tag = leg->local_tag, .extra = hdrs, .ctype = ctype, .body = body,
+                                  .body_len = blen };
+    return sbc_sipmsg_response(req, status, phrase, &opt);
 }
 
 void call_body_of(msg_t *m, const char **ctype, const char **body, size_t *blen)
@@ -422,6 +396,8 @@ json_t *sbc_call_list_json(sbc_sig_t *s)
 
 static void write_cdr(sbc_call_t *c)
 {
+    if (!sbc_sig_cdr_enabled(c->sig))
+        return;
     json_t *o = call_json(c, time(NULL));
     json_object_set_new(o, "end", json_integer((json_int_t)time(NULL)));
     json_object_set_new(o, "end_reason", json_string(c->end_reason[0] ? c->end_reason : "normal"));
@@ -785,7 +761,7 @@ static void leg_init_teams(sbc_call_t *c, leg_t *leg, const char *user)
     leg->teams = true;
     leg->hop.tp = SBC_TP_TLS;
     leg->hop.iface = ti;
-    snprintf(leg->via_host, sizeof leg->via_host, "%s", c->tenant->fqdn);
+    sbc_strcopy(leg->via_host, sizeof leg->via_host, c->tenant->fqdn);
     leg->via_port = ti->sip_port;
     /* R13/R20: the tenant FQDN, never an IP, and transport=tls. */
     snprintf(leg->contact, sizeof leg->contact, "<sip:%s@%s:%u;transport=tls>", user, c->tenant->fqdn, ti->sip_port);
@@ -932,8 +908,8 @@ static void new_call(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_t *h
     c->adm_trunk = ak;
     c->to_teams = r.to_teams;
     c->started = time(NULL);
-    snprintf(c->called, sizeof c->called, "%s", r.called);
-    snprintf(c->calling, sizeof c->calling, "%s", r.calling);
+    sbc_strcopy(c->called, sizeof c->called, r.called);
+    sbc_strcopy(c->calling, sizeof c->calling, r.calling);
     c->a_invite = msg_ref_create(msg);
     c->a_ist = st;
     sbc_txn_set_ctx(st, c);
@@ -945,9 +921,9 @@ static void new_call(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_t *h
 
     /* Leg A: the dialog the caller created; we answer with our own tag. */
     leg_t *a = &c->a, *b = &c->b;
-    snprintf(a->call_id, sizeof a->call_id, "%s", sip->sip_call_id->i_id);
+    sbc_strcopy(a->call_id, sizeof a->call_id, sip->sip_call_id->i_id);
     sbc_sipmsg_make_tag(a->local_tag, sizeof a->local_tag, sbc_sig_index(s));
-    snprintf(a->remote_tag, sizeof a->remote_tag, "%s", sip->sip_from->a_tag ? sip->sip_from->a_tag : "");
+    sbc_strcopy(a->remote_tag, sizeof a->remote_tag, sip->sip_from->a_tag ? sip->sip_from->a_tag : "");
     addr_text(sip->sip_to, a->local_uri, sizeof a->local_uri);
     addr_text(sip->sip_from, a->remote_uri, sizeof a->remote_uri);
     call_route_set(sip, false, a->route, sizeof a->route);
@@ -1088,12 +1064,14 @@ static void forward_request(sbc_call_t *c, leg_t *from, sbc_txn_t *st, msg_t *ms
     c->fwd = (fwd_t){ .st = st, .ct = ct, .from = from, .to = to, .invite = is_invite };
 }
 
+/* An ACK is sent once and never kept: its text goes out as built, unparsed. */
 void call_send_ack(sbc_call_t *c, leg_t *leg, uint32_t cseq)
 {
-    msg_t *ack = call_build_request(c, leg, "ACK", NULL, cseq, NULL, NULL, NULL, 0);
+    size_t len = 0;
+    char *ack = format_request(c, leg, "ACK", NULL, cseq, NULL, NULL, NULL, 0, &len);
     if (ack) {
-        sbc_txl_send(sbc_sig_txl(c->sig), ack, &leg->hop);
-        msg_destroy(ack);
+        sbc_sig_send_text(c->sig, ack, len, &leg->hop, true);
+        free(ack);
     }
 }
 
@@ -1208,7 +1186,7 @@ void sbc_call_on_request(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_
  * set, and ACK at once (we hold the answer; A's ACK is not waited for). */
 void call_leg_confirm(sbc_call_t *c, leg_t *leg, const sip_t *sip)
 {
-    snprintf(leg->remote_tag, sizeof leg->remote_tag, "%s", sip->sip_to->a_tag ? sip->sip_to->a_tag : "");
+    sbc_strcopy(leg->remote_tag, sizeof leg->remote_tag, sip->sip_to->a_tag ? sip->sip_to->a_tag : "");
     if (sip->sip_contact)
         call_url_text(sip->sip_contact->m_url, leg->target, sizeof leg->target);
     call_route_set(sip, true, leg->route, sizeof leg->route);

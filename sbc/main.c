@@ -15,6 +15,15 @@
 #include "sbc/sipmsg.h"
 #include "media/srtp_ctx.h"
 
+#ifndef SBC_SANITIZE
+/* jemalloc's start-up options (MALLOC_CONF in the environment still wins).
+ * Transactions linger 32 s, so under load the heap grows all the time and
+ * every fresh 4 KiB page costs a page fault, which on a paravirtualized VM
+ * was ~15 % of sbcd's CPU at 2,000 calls/s; huge pages for jemalloc's
+ * extents make that one fault per 2 MiB. */
+const char *malloc_conf = "thp:always,metadata_thp:always";
+#endif
+
 static void usage(FILE *f)
 {
     fprintf(f,

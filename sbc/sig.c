@@ -24,6 +24,7 @@
 #include "sbc/options.h"
 #include "sbc/route.h"
 #include "sbc/sipmsg.h"
+#include "sbc/strcopy.h"
 #include "sbc/tls.h"
 #include "sbc/transport.h"
 
@@ -98,7 +99,7 @@ int sbc_sig_call_index(sbc_sig_t *s, const char *tag, sbc_call_t *c)
     tag_entry_t *e = malloc(sizeof *e);
     if (!e)
         return -1;
-    snprintf(e->tag, sizeof e->tag, "%s", tag);
+    sbc_strcopy(e->tag, sizeof e->tag, tag);
     e->call = c;
     if (s->n_tags >= s->n_buckets)
         tags_grow(s);
@@ -167,6 +168,11 @@ struct sbc_portpool *sbc_sig_portpool(sbc_sig_t *s, const sbc_interface_t *iface
 {
     const sbc_interface_t *li = listen_iface(s, iface);
     return li ? s->pools[li - s->listen_cfg->interfaces] : NULL;
+}
+
+bool sbc_sig_cdr_enabled(const sbc_sig_t *s)
+{
+    return s->cdr_fd >= 0;
 }
 
 void sbc_sig_cdr(sbc_sig_t *s, json_t *record)
@@ -365,6 +371,29 @@ static const sbc_interface_t *listen_iface(sbc_sig_t *s, const sbc_interface_t *
     return NULL;
 }
 
+/* Bytes for a stream connection another worker owns go to that worker. */
+static int post_remote_send(sbc_sig_t *s, const sbc_hop_t *h, const char *data, size_t len, bool is_request)
+{
+    sbc_worker_t *owner = sbc_workers_get(s->all, sbc_transport_conn_worker(h->conn_id));
+    remote_send_t *r = owner ? malloc(sizeof *r + len) : NULL;
+    if (!r)
+        return -1;
+    r->hop = *h;
+    r->is_request = is_request;
+    r->len = len;
+    memcpy(r->data, data, len);
+    return sbc_worker_post(owner, remote_send_run, r);
+}
+
+int sbc_sig_send_text(sbc_sig_t *s, const char *data, size_t len, const sbc_hop_t *hop, bool is_request)
+{
+    sbc_hop_t h = *hop;
+    h.iface = listen_iface(s, hop->iface);
+    if (h.tp != SBC_TP_UDP && h.conn_id && sbc_transport_conn_worker(h.conn_id) != s->index)
+        return post_remote_send(s, &h, data, len, is_request);
+    return sbc_transport_send_bytes(s->tp, data, len, &h, is_request) < 0 ? -1 : 0;
+}
+
 static int op_send(void *arg, msg_t *msg, const sbc_hop_t *hop)
 {
     sbc_sig_t *s = arg;
@@ -374,18 +403,9 @@ static int op_send(void *arg, msg_t *msg, const sbc_hop_t *hop)
     if (h.tp != SBC_TP_UDP && h.conn_id && sbc_transport_conn_worker(h.conn_id) != s->index) {
         size_t len = 0;
         char *text = sbc_sipmsg_to_string(msg, &len);
-        sbc_worker_t *owner = sbc_workers_get(s->all, sbc_transport_conn_worker(h.conn_id));
-        remote_send_t *r = text && owner ? malloc(sizeof *r + len) : NULL;
-        if (!r) {
-            free(text);
-            return -1;
-        }
-        r->hop = h;
-        r->is_request = is_request;
-        r->len = len;
-        memcpy(r->data, text, len);
+        int rc = text ? post_remote_send(s, &h, text, len, is_request) : -1;
         free(text);
-        return sbc_worker_post(owner, remote_send_run, r);
+        return rc;
     }
     int rc = sbc_transport_send(s->tp, msg, &h, is_request);
     /* Client transactions keep their hop: record the connection the request

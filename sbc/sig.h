@@ -74,6 +74,11 @@ sbc_sig_stats_t *sbc_sig_stats(sbc_sig_t *s);
 int sbc_sig_close_conn(sbc_sig_t *s, uint64_t conn_id);
 /* Appends one finished call to node.cdr_file (one JSON object per line). */
 void sbc_sig_cdr(sbc_sig_t *s, json_t *record);
+/* Sends a message already in wire form on hop (from any of the worker's
+ * transports, or through the worker owning hop's connection). 0 or -1. */
+int sbc_sig_send_text(sbc_sig_t *s, const char *data, size_t len, const sbc_hop_t *hop, bool is_request);
+/* Whether CDRs are written at all (node.cdr_file opened): the record costs a JSON build. */
+bool sbc_sig_cdr_enabled(const sbc_sig_t *s);
 /* The verified certificate name of a TLS peer on one of this worker's
  * connections; buf is left unchanged when unknown. */
 void sbc_sig_conn_peer_name(sbc_sig_t *s, uint64_t conn_id, char *buf, size_t size);

@@ -265,7 +265,16 @@ static int write_id(char *buf, size_t size, int home)
     if (home >= 0) {
         if (home > SBC_SIPMSG_HOME_MAX)
             return -1;
-        n = snprintf(tmp, sizeof tmp, "w%d.", home);
+        /* "w<home>." by hand: ids are made several times per call */
+        char dig[4];
+        int nd = 0, h = home;
+        do
+            dig[nd++] = (char)('0' + h % 10);
+        while ((h /= 10) > 0);
+        tmp[n++] = 'w';
+        while (nd > 0)
+            tmp[n++] = dig[--nd];
+        tmp[n++] = '.';
     }
     uint64_t r1 = rng_next(), r2 = rng_next();
     for (int i = 0; i < ID_RAND_CHARS; i++) {
@@ -395,6 +404,12 @@ msg_t *sbc_sipmsg_response(msg_t *req, int status, const char *phrase,
     if (opt && opt->extra && *opt->extra) {
         char *s = su_strdup(home, opt->extra);
         if (!s || msg_header_parse_str(msg, (msg_pub_t *)sip, s) < 0)
+            goto fail;
+    }
+    if (opt && opt->ctype && opt->body && opt->body_len) {
+        sip_payload_t *pl = sip_payload_create(home, opt->body, (isize_t)opt->body_len);
+        if (sip_add_make(msg, sip, sip_content_type_class, opt->ctype) < 0 || !pl ||
+            msg_header_insert(msg, (msg_pub_t *)sip, (msg_header_t *)pl) < 0)
             goto fail;
     }
     if (sip_complete_message(msg) < 0)

@@ -91,6 +91,9 @@ typedef struct sbc_sipmsg_resp_opt {
     const char *reason;       /* Reason header value ("Q.850;cause=16"), or NULL */
     unsigned retry_after;     /* Retry-After seconds, 0 = none */
     const char *extra;        /* extra header lines "Name: value\r\n...", or NULL */
+    const char *ctype;        /* Content-Type of body, or NULL = no body */
+    const char *body;
+    size_t body_len;
 } sbc_sipmsg_resp_opt_t;
 
 /* A response to req: all Vias, From, To (+ To-tag), Call-ID, CSeq copied;
