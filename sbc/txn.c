@@ -369,7 +369,8 @@ sbc_txl_t *sbc_txl_create(const sbc_txl_conf_t *conf, const sbc_txl_ops_t *ops, 
      * these timers are stopped before they fire). */
     sbc_clock_common(clock, t64(txl));
     sbc_clock_common(clock, txl->conf.t1_ms);
-    sbc_clock_common(clock, txl->conf.trying_ms);
+    if (txl->conf.trying_ms > 0)         /* < 0: 100 Trying at once, no timer */
+        sbc_clock_common(clock, (unsigned)txl->conf.trying_ms);
     sbc_clock_common(clock, txl->conf.t4_ms);
     return txl;
 }
