@@ -10,10 +10,12 @@
  * silently fail every packet; the rest (WSH, FEC_*) are ignored. */
 #include "media/sdes.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 static const char *const suite_names[] = {
@@ -306,12 +308,49 @@ int sbc_sdes_format(const sbc_sdes_t *s, char *buf, size_t cap)
     return n;
 }
 
+/* Master keys come from a per-thread pool refilled 2 KiB at a time: one
+ * RAND_bytes (with its fork check, a getpid system call) per ~68 keys
+ * instead of per call. Each byte is handed out once and wiped; a forked
+ * child starts with an empty pool, so it never repeats its parent's keys. */
+#define KEY_POOL 2048
+static __thread uint8_t key_pool[KEY_POOL];
+static __thread size_t key_pool_left;
+static pthread_once_t key_pool_once = PTHREAD_ONCE_INIT;
+
+static void key_pool_forked(void)
+{
+    OPENSSL_cleanse(key_pool, sizeof(key_pool));
+    key_pool_left = 0;
+}
+
+static void key_pool_init(void)
+{
+    pthread_atfork(NULL, NULL, key_pool_forked);
+}
+
+static int random_bytes(uint8_t *out, size_t n)
+{
+    pthread_once(&key_pool_once, key_pool_init);
+    if (n > KEY_POOL)
+        return RAND_bytes(out, (int)n) == 1 ? 0 : -1;
+    if (key_pool_left < n) {
+        if (RAND_bytes(key_pool, KEY_POOL) != 1)
+            return -1;
+        key_pool_left = KEY_POOL;
+    }
+    uint8_t *src = key_pool + KEY_POOL - key_pool_left;
+    memcpy(out, src, n);
+    OPENSSL_cleanse(src, n);
+    key_pool_left -= n;
+    return 0;
+}
+
 int sbc_sdes_generate(sbc_sdes_t *out, int tag, enum sbc_srtp_suite suite)
 {
     memset(out, 0, sizeof(*out));
     if ((unsigned)suite >= N_SUITES || tag < 0)
         return -1;
-    if (RAND_bytes(out->key, sizeof(out->key)) != 1)
+    if (random_bytes(out->key, sizeof(out->key)) != 0)
         return -1;
     out->tag = tag;
     out->suite = suite;
