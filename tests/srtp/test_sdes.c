@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -184,6 +186,41 @@ static void test_format_and_round_trip(void **state)
     assert_int_equal(sbc_sdes_generate(&other, 1, (enum sbc_srtp_suite)7), -1);
 }
 
+/* Keys come from a pool refilled every ~68 keys: 300 keys (4 refills) are
+ * all different, and a forked child does not hand out its parent's next key. */
+static void test_key_pool(void **state)
+{
+    (void)state;
+    enum { N = 300 };
+    static uint8_t keys[N][SBC_SRTP_KEY_LEN];
+    sbc_sdes_t s;
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(sbc_sdes_generate(&s, 1, SBC_SRTP_AES_CM_128_HMAC_SHA1_80), 0);
+        memcpy(keys[i], s.key, SBC_SRTP_KEY_LEN);
+        for (int j = 0; j < i; j++)
+            assert_memory_not_equal(keys[i], keys[j], SBC_SRTP_KEY_LEN);
+    }
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        sbc_sdes_t k;
+        int ok = sbc_sdes_generate(&k, 1, SBC_SRTP_AES_CM_128_HMAC_SHA1_80) == 0;
+        ssize_t w = ok ? write(fds[1], k.key, SBC_SRTP_KEY_LEN) : -1;
+        _exit(w == SBC_SRTP_KEY_LEN ? 0 : 1);
+    }
+    uint8_t child[SBC_SRTP_KEY_LEN];
+    assert_int_equal(read(fds[0], child, sizeof(child)), (ssize_t)sizeof(child));
+    int status;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(sbc_sdes_generate(&s, 1, SBC_SRTP_AES_CM_128_HMAC_SHA1_80), 0);
+    assert_memory_not_equal(child, s.key, SBC_SRTP_KEY_LEN);
+    close(fds[0]);
+    close(fds[1]);
+}
+
 /* The value need not be NUL-terminated: parse stops at len. */
 static void test_length_bounded(void **state)
 {
@@ -203,7 +240,7 @@ int main(void)
         cmocka_unit_test(test_session_params),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_format_and_round_trip),
-        cmocka_unit_test(test_length_bounded),
+        cmocka_unit_test(test_length_bounded), cmocka_unit_test(test_key_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
