@@ -7,10 +7,11 @@
  *   has a multishot receive into the ring's provided buffers; a packet is
  *   sent from the buffer it arrived in. The kernel does the receive work only
  *   when the worker enters the ring, and arriving packets wake nobody: while
- *   any stream is live a tick every tick_us picks up everything that arrived
- *   on all sockets with one kernel entry and sends it with one more. With no
- *   stream live the tick stops and the ring's eventfd reports what parked
- *   sockets receive (it may lag by a few ms: fine for dropping).
+ *   media flows a tick every tick_us picks up everything that arrived on all
+ *   sockets with one kernel entry and sends it with one more. With no stream
+ *   live, or no packet for RING_IDLE_TICKS ticks, the tick stops and the
+ *   ring's eventfd reports the next packet (it may lag by a few ms: once, as
+ *   media starts, or for parked sockets, whose packets are dropped).
  * - epoll (tick_us 0, older kernels, SBC_RELAY_URING=0): one wake-up and
  *   recvmmsg per readable socket, one sendmmsg per batch. */
 #include "media/relay.h"
@@ -39,6 +40,7 @@
 #define RING_BUF_SIZE 1728           /* header and source address (32 bytes), a datagram up to the MTU, a trailer */
 _Static_assert(RING_BUF_SIZE >= 32 + SBC_RELAY_MTU + SBC_SRTP_MAX_TRAILER, "ring buffers too small");
 #define RING_ROUNDS 4                /* enter + reap rounds per poll before yielding to signalling */
+#define RING_IDLE_TICKS 20           /* ticks without a packet before the eventfd takes over */
 #define RING_RX_ERRORS 8             /* consecutive receive failures before a socket is given up */
 #define UD_SEND (1ull << 63)         /* user_data: a send (low bits: buffer); else a receive: fd | gen << 32 */
 
@@ -110,7 +112,9 @@ struct sbc_relay {
     int tick_fd;                         /* timerfd: libevent's timers follow the coarse clock (jiffies) */
     unsigned tick;                       /* µs, of the ring's tick */
     unsigned tick_us;                    /* 0: new streams use epoll */
-    unsigned ring_streams;               /* live streams on the ring: the tick runs */
+    unsigned ring_streams;               /* live streams on the ring: the tick may run */
+    bool ticking;                        /* else the eventfd wakes the relay (notifications on) */
+    unsigned idle_ticks;
     unsigned rx_seen;                    /* datagrams taken from the ring */
     uint64_t now;                        /* of the current poll */
     char ring_err[160];
@@ -347,18 +351,7 @@ static unsigned ring_poll(struct sbc_relay *r)
     return r->rx_seen - seen;
 }
 
-static void on_ring_tick(evutil_socket_t fd, short what, void *arg)
-{
-    struct sbc_relay *r = arg;
-    uint64_t n;
-    if (read(fd, &n, sizeof(n)) < 0)         /* the read also re-arms a periodic timerfd */
-        return;
-    r->txs.ticks++;
-    if (sbc_uring_queued(r->ring) || sbc_uring_pending(r->ring))
-        ring_poll(r);
-}
-
-/* Periodic while streams are live on the ring; 0 stops it. */
+/* Periodic while ticking; 0 stops it. */
 static void tick_arm(struct sbc_relay *r, unsigned us)
 {
     struct timespec ts = { .tv_sec = us / 1000000u, .tv_nsec = (long)(us % 1000000u) * 1000 };
@@ -366,7 +359,47 @@ static void tick_arm(struct sbc_relay *r, unsigned us)
     timerfd_settime(r->tick_fd, 0, &it, NULL);
 }
 
-/* Parked sockets only: drop what they received. */
+/* Busy: packets wake nobody, the tick picks them up. */
+static void tick_start(struct sbc_relay *r)
+{
+    if (r->ticking)
+        return;
+    r->ticking = true;
+    r->idle_ticks = 0;
+    sbc_uring_notify(r->ring, false);
+    tick_arm(r, r->tick);
+}
+
+/* Quiet (no stream, or no packet for RING_IDLE_TICKS ticks): the eventfd
+ * reports the next packet. Notifications were off, so look once more. */
+static void tick_stop(struct sbc_relay *r)
+{
+    if (!r->ticking)
+        return;
+    r->ticking = false;
+    tick_arm(r, 0);
+    sbc_uring_notify(r->ring, true);
+    if (sbc_uring_queued(r->ring) || sbc_uring_pending(r->ring))
+        ring_poll(r);
+}
+
+static void on_ring_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct sbc_relay *r = arg;
+    uint64_t n;
+    if (read(fd, &n, sizeof(n)) < 0)         /* the read also re-arms a periodic timerfd */
+        return;
+    r->txs.ticks++;
+    if (sbc_uring_queued(r->ring) || sbc_uring_pending(r->ring)) {
+        ring_poll(r);
+        r->idle_ticks = 0;
+    } else if (++r->idle_ticks >= RING_IDLE_TICKS) {
+        tick_stop(r);                        /* calls without media: no wake-up per ms */
+    }
+}
+
+/* The first packet after a quiet spell (the signal may lag by some ms), or
+ * what parked sockets receive with no stream live. */
 static void on_ring_event(evutil_socket_t fd, short what, void *arg)
 {
     struct sbc_relay *r = arg;
@@ -375,19 +408,17 @@ static void on_ring_event(evutil_socket_t fd, short what, void *arg)
         return;
     r->txs.wakeups++;
     ring_poll(r);
+    if (r->ring_streams)
+        tick_start(r);
 }
 
-/* A stream with a socket on the ring: the first one starts the tick and
- * turns the eventfd off (packets must not wake the worker one by one). */
 static void ring_join(struct sbc_relay *r, struct sbc_relay_stream *s)
 {
     if (s->on_ring)
         return;
     s->on_ring = true;
-    if (r->ring_streams++ == 0) {
-        sbc_uring_notify(r->ring, false);
-        tick_arm(r, r->tick);
-    }
+    if (r->ring_streams++ == 0)
+        tick_start(r);                       /* a new call's media is about to start */
 }
 
 static void ring_leave(struct sbc_relay *r, struct sbc_relay_stream *s)
@@ -395,11 +426,8 @@ static void ring_leave(struct sbc_relay *r, struct sbc_relay_stream *s)
     if (!s->on_ring)
         return;
     s->on_ring = false;
-    if (--r->ring_streams == 0) {
-        tick_arm(r, 0);
-        sbc_uring_notify(r->ring, true);
-        ring_poll(r);                        /* what arrived while notifications were off */
-    }
+    if (--r->ring_streams == 0)
+        tick_stop(r);
 }
 
 /* Made on first use, on the thread that will run it. */
@@ -618,7 +646,7 @@ void sbc_relay_set_tick(struct sbc_relay *r, unsigned tick_us)
     r->tick_us = tick_us;
     if (tick_us && tick_us != r->tick) {    /* 0: streams already on the ring keep the last tick */
         r->tick = tick_us;
-        if (r->ring_streams)
+        if (r->ticking)
             tick_arm(r, tick_us);
     }
 }
