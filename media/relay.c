@@ -407,8 +407,9 @@ static void on_ring_event(evutil_socket_t fd, short what, void *arg)
     if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
         return;
     r->txs.wakeups++;
-    ring_poll(r);
-    if (r->ring_streams)
+    /* Our own completions (a cancelled receive) signal it too: only
+     * packets start the tick. */
+    if (ring_poll(r) && r->ring_streams)
         tick_start(r);
 }
 
