@@ -54,7 +54,8 @@ struct watch {
  * while parked (warm, between calls). */
 struct relay_sock {
     struct event *ev;                    /* epoll */
-    bool armed;                          /* io_uring: a receive is pending */
+    bool on_ring;                        /* io_uring: watched through the ring */
+    bool armed;                          /* io_uring: a receive is pending (else given up) */
     bool fixed;                          /* io_uring: in the ring's file table */
     uint8_t rx_errors;                   /* io_uring: consecutive failed receives */
     uint32_t gen;                        /* io_uring: tells this watch's completions from an earlier one's */
@@ -300,7 +301,7 @@ static void ring_cqe(void *arg, const struct io_uring_cqe *c)
     }
     int fd = (int)(uint32_t)c->user_data;
     struct relay_sock *k = fd < r->n_socks ? &r->socks[fd] : NULL;
-    bool current = k && k->armed && recv_tag(fd, k->gen) == c->user_data;
+    bool current = k && k->on_ring && recv_tag(fd, k->gen) == c->user_data;
     struct sbc_uring_dgram d;
     bool got = sbc_uring_dgram(r->ring, c, &d);
     if (current && !(c->flags & IORING_CQE_F_MORE)) {
@@ -335,11 +336,11 @@ static unsigned ring_poll(struct sbc_relay *r)
     r->now = sbc_relay_now_ns();
     for (unsigned round = 0;; round++) {
         unsigned had = sbc_uring_queued(r->ring);
-        if (sbc_uring_enter(r->ring) < 0 && !sbc_uring_reap(r->ring, ring_cqe, r))
-            break;                           /* the ring takes nothing and gives nothing */
+        int rc = sbc_uring_enter(r->ring);
         if (had)
             r->txs.submits++;
-        sbc_uring_reap(r->ring, ring_cqe, r);
+        if (!sbc_uring_reap(r->ring, ring_cqe, r) && rc < 0)
+            break;                           /* the ring takes nothing and gives nothing */
         if (!sbc_uring_queued(r->ring))
             break;
         if (round + 1 == RING_ROUNDS) {      /* leave the completions to the next poll */
@@ -349,6 +350,23 @@ static unsigned ring_poll(struct sbc_relay *r)
         }
     }
     return r->rx_seen - seen;
+}
+
+/* Something to submit, receive work waiting or completions to reap: a
+ * poll would find it (read from the shared ring, no system call). */
+static bool ring_has_work(const struct sbc_relay *r)
+{
+    return sbc_uring_queued(r->ring) || sbc_uring_pending(r->ring);
+}
+
+static void tick_start(struct sbc_relay *r);
+
+/* A poll outside the tick; packets it finds start the tick (not our own
+ * completions, such as a cancelled receive's, which signal the eventfd too). */
+static void ring_wake(struct sbc_relay *r)
+{
+    if (ring_poll(r) && r->ring_streams)
+        tick_start(r);
 }
 
 /* Periodic while ticking; 0 stops it. */
@@ -379,8 +397,8 @@ static void tick_stop(struct sbc_relay *r)
     r->ticking = false;
     tick_arm(r, 0);
     sbc_uring_notify(r->ring, true);
-    if (sbc_uring_queued(r->ring) || sbc_uring_pending(r->ring))
-        ring_poll(r);
+    if (ring_has_work(r))
+        ring_wake(r);
 }
 
 static void on_ring_tick(evutil_socket_t fd, short what, void *arg)
@@ -390,7 +408,7 @@ static void on_ring_tick(evutil_socket_t fd, short what, void *arg)
     if (read(fd, &n, sizeof(n)) < 0)         /* the read also re-arms a periodic timerfd */
         return;
     r->txs.ticks++;
-    if (sbc_uring_queued(r->ring) || sbc_uring_pending(r->ring)) {
+    if (ring_has_work(r)) {
         ring_poll(r);
         r->idle_ticks = 0;
     } else if (++r->idle_ticks >= RING_IDLE_TICKS) {
@@ -407,10 +425,7 @@ static void on_ring_event(evutil_socket_t fd, short what, void *arg)
     if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
         return;
     r->txs.wakeups++;
-    /* Our own completions (a cancelled receive) signal it too: only
-     * packets start the tick. */
-    if (ring_poll(r) && r->ring_streams)
-        tick_start(r);
+    ring_wake(r);
 }
 
 static void ring_join(struct sbc_relay *r, struct sbc_relay_stream *s)
@@ -677,7 +692,15 @@ static int grow_socks(struct sbc_relay *r, int fd)
 
 static bool watched(const struct relay_sock *k)
 {
-    return k->ev || k->armed;
+    return k->ev || k->on_ring;
+}
+
+/* A multishot receive on fd (again, after a socket was given up). */
+static void ring_arm(struct sbc_relay *r, struct relay_sock *k, int fd)
+{
+    k->armed = true;
+    k->rx_errors = 0;
+    sbc_uring_recv(r->ring, fd, k->fixed, recv_tag(fd, k->gen));
 }
 
 /* Stops feeding fd's packets to its stream: parked (still watched, dropped)
@@ -695,15 +718,13 @@ static void release_fd(struct sbc_relay *r, int fd, bool park)
         event_free(k->ev);
         k->ev = NULL;
     }
-    if (k->armed) {
-        char err[160];
-        /* Fails only off the worker thread (at shutdown): closing the ring
-         * then releases the socket. */
-        (void)sbc_uring_recv_cancel(r->ring, fd, k->fixed, err, sizeof(err));
-        if (k->fixed)
-            sbc_uring_file_del(r->ring, fd);
-        k->armed = k->fixed = false;
-    }
+    /* The cancel fails only off the worker thread (at shutdown): closing
+     * the ring then releases the socket. */
+    if (k->armed)
+        sbc_uring_recv_cancel(r->ring, fd, k->fixed);
+    if (k->fixed)
+        sbc_uring_file_del(r->ring, fd);
+    k->on_ring = k->armed = k->fixed = false;
     k->gen++;                            /* completions still queued for fd are stale */
 }
 
@@ -724,16 +745,19 @@ static int watch_fd(struct sbc_relay_stream *s, unsigned li, bool rtcp, int fd, 
         snprintf(err, errlen, "relay: socket %d already feeds a stream", fd);
         return -1;
     }
-    if (watched(k)) {                    /* parked: what the last call left is not ours */
-        if (!k->armed)
-            drain(r, fd, true);
-        else if (sbc_uring_pending(r->ring))
+    if (k->ev) {                         /* parked: what the last call left is not ours */
+        drain(r, fd, true);
+    } else if (k->on_ring) {
+        if (sbc_uring_pending(r->ring))
             ring_poll(r);                /* nothing waits (the usual, after the quiet time): no entry */
+        if (!k->armed)
+            ring_arm(r, k, fd);
+        ring_join(r, s);
     } else if (r->tick_us && ring_ready(r)) {
-        k->armed = true;
-        k->rx_errors = 0;
+        k->on_ring = true;
         k->fixed = sbc_uring_file_add(r->ring, fd);
-        sbc_uring_recv(r->ring, fd, k->fixed, recv_tag(fd, k->gen));
+        ring_arm(r, k, fd);
+        ring_join(r, s);
     } else {
         k->ev = event_new(r->base, fd, EV_READ | EV_PERSIST, on_readable, r);
         if (!k->ev || event_add(k->ev, NULL) < 0) {
@@ -753,18 +777,11 @@ static int watch_fd(struct sbc_relay_stream *s, unsigned li, bool rtcp, int fd, 
     return 0;
 }
 
-/* Joins the ring's tick if one of s's sockets is on the ring, and hands new
- * receives to the kernel now (one entry for all of the stream's sockets). */
-static void ring_kick(struct sbc_relay *r, struct sbc_relay_stream *s)
+/* New receives go to the kernel now, one entry for all of a stream's
+ * sockets: nothing else would enter the ring while it is quiet. */
+static void ring_kick(struct sbc_relay *r)
 {
-    if (!r->ring)
-        return;
-    for (unsigned i = 0; i < 4 && !s->on_ring; i++) {
-        int fd = i & 1 ? s->leg[i >> 1].rtcp_fd : s->leg[i >> 1].rtp_fd;
-        if (fd >= 0 && r->socks[fd].armed)
-            ring_join(r, s);
-    }
-    if (sbc_uring_queued(r->ring))
+    if (r->ring && sbc_uring_queued(r->ring))
         ring_poll(r);
 }
 
@@ -783,7 +800,7 @@ struct sbc_relay_stream *sbc_relay_stream_create(struct sbc_relay *r, int rtp_fd
         sbc_relay_stream_destroy(s);
         return NULL;
     }
-    ring_kick(r, s);
+    ring_kick(r);
     return s;
 }
 
@@ -847,7 +864,7 @@ int sbc_relay_stream_set_rtcp_fd(struct sbc_relay_stream *s, int leg, int fd, ch
     release_fd(s->r, l->rtcp_fd, false);
     l->rtcp_fd = -1;
     int rc = watch_fd(s, (unsigned)leg & 1u, true, fd, err, errlen);
-    ring_kick(s->r, s);
+    ring_kick(s->r);
     return rc;
 }
 

@@ -82,7 +82,7 @@ int sbc_media_ctx_warm_pool(struct sbc_media_ctx *ctx, struct sbc_portpool *pool
                             char *err, size_t errlen);
 /* Packets that reached warm sockets between calls, dropped. */
 uint64_t sbc_media_ctx_parked_drops(const struct sbc_media_ctx *ctx);
-/* The relay's batched-send counters (NULL: direct sends). */
+/* The relay's io_uring counters (NULL: on epoll). */
 const struct sbc_relay_tx_stats *sbc_media_ctx_tx_stats(const struct sbc_media_ctx *ctx);
 /* A new batch interval (config reload); the relay's next tick uses it. */
 void sbc_media_ctx_set_batch(struct sbc_media_ctx *ctx, unsigned batch_us);

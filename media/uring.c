@@ -232,7 +232,7 @@ void sbc_uring_recv(struct sbc_uring *u, int fd, bool fixed, uint64_t user_data)
     sqe->user_data = user_data;
 }
 
-int sbc_uring_recv_cancel(struct sbc_uring *u, int fd, bool fixed, char *err, size_t errlen)
+int sbc_uring_recv_cancel(struct sbc_uring *u, int fd, bool fixed)
 {
     if (sbc_uring_queued(u))
         sbc_uring_enter(u);              /* a receive still queued here would be missed */
@@ -240,13 +240,11 @@ int sbc_uring_recv_cancel(struct sbc_uring *u, int fd, bool fixed, char *err, si
         .fd = fd, .timeout = { -1, -1 },
         .flags = IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL | (fixed ? IORING_ASYNC_CANCEL_FD_FIXED : 0),
     };
-    if (uring_register(u->fd, IORING_REGISTER_SYNC_CANCEL, &c, 1) < 0 && errno != ENOENT) {
-        snprintf(err, errlen, "io_uring: cancelling the receive on socket %d: %s", fd, strerror(errno));
-        return -1;
-    }
+    if (uring_register(u->fd, IORING_REGISTER_SYNC_CANCEL, &c, 1) < 0 && errno != ENOENT)
+        return -errno;
     /* The cancelled request lets go of the socket when it completes, which
      * is deferred work: run it, or the port stays bound after close. */
-    return sbc_uring_enter(u) < 0 ? -1 : 0;
+    return sbc_uring_enter(u);
 }
 
 bool sbc_uring_sendto(struct sbc_uring *u, int fd, bool fixed, const void *buf, unsigned len,

@@ -1,5 +1,5 @@
 /* The relay's io_uring: datagrams received by multishot RECVMSG into a ring of
- * provided buffers and sent by SENDMSG straight from those buffers, through
+ * provided buffers and sent by SEND (sendto) straight from those buffers, through
  * one ring per worker thread (raw system calls, no liburing).
  *
  * The ring is set up with DEFER_TASKRUN: the kernel runs the receive work
@@ -52,8 +52,9 @@ void sbc_uring_file_del(struct sbc_uring *u, int fd);
  * datagram until it ends (a completion without IORING_CQE_F_MORE: re-arm). */
 void sbc_uring_recv(struct sbc_uring *u, int fd, bool fixed, uint64_t user_data);
 /* Ends fd's receive synchronously; needed before fd is closed, as the
- * pending request holds the socket open. */
-int sbc_uring_recv_cancel(struct sbc_uring *u, int fd, bool fixed, char *err, size_t errlen);
+ * pending request holds the socket open. 0 or -errno (EEXIST: not the
+ * ring's thread). */
+int sbc_uring_recv_cancel(struct sbc_uring *u, int fd, bool fixed);
 
 /* Queues sendto(fd, buf, len, MSG_DONTWAIT, to); buf and to stay valid until
  * its completion is reaped. A full queue is submitted first. False: the ring
