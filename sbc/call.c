@@ -538,29 +538,27 @@ static void fail_call(sbc_call_t *c, int status, const char *phrase, const char 
 
 /* ---- leg B: the outgoing INVITE and failover ---------------------------------- */
 
-static size_t n_targets(const sbc_call_t *c)
+size_t call_hop_order(const sbc_call_t *c, bool teams, uint8_t *order, size_t cap)
 {
-    return c->to_teams ? c->cfg->teams.n_proxies : c->trunk->n_targets;
-}
-
-/* Config order (priority) kept, but hops the OPTIONS pinger saw down go
- * last, as Teams does with SBCs it finds unhealthy (TEAMS.md §4). */
-static void plan_targets(sbc_call_t *c)
-{
-    size_t n = n_targets(c);
-    if (n > sizeof c->order)
-        n = sizeof c->order;
-    c->n_order = 0;
+    size_t n = teams ? c->cfg->teams.n_proxies : c->trunk->n_targets, k = 0;
+    if (n > cap)
+        n = cap;
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < n; i++) {
-            const char *host = c->to_teams ? c->cfg->teams.proxies[i].host : c->trunk->targets[i].host;
-            uint16_t port = c->to_teams ? c->cfg->teams.proxies[i].port : c->trunk->targets[i].port;
+            const char *host = teams ? c->cfg->teams.proxies[i].host : c->trunk->targets[i].host;
+            uint16_t port = teams ? c->cfg->teams.proxies[i].port : c->trunk->targets[i].port;
             sbc_health_info_t h;
             sbc_health_get(host, port, &h);
             if ((h.state == SBC_HEALTH_DOWN) == (pass == 1))
-                c->order[c->n_order++] = (uint8_t)i;
+                order[k++] = (uint8_t)i;
         }
     }
+    return k;
+}
+
+static void plan_targets(sbc_call_t *c)
+{
+    c->n_order = call_hop_order(c, c->to_teams, c->order, sizeof c->order);
 }
 
 /* Sends the INVITE to target index c->next_target; -1 when none is left. */

@@ -120,6 +120,10 @@ enum sbc_media_status call_media_apply(sbc_call_t *c, int from, bool offer, cons
                                        size_t blen, sdp_out_t *out);
 /* Hangs up both legs except `except` (NULL = both), with an end reason. */
 void call_end(sbc_call_t *c, const char *reason, leg_t *except);
+/* Indexes of the Teams proxies (teams) or the trunk's targets, config order
+ * (priority) kept but the hops the OPTIONS pinger saw down last, as Teams
+ * does with SBCs it finds unhealthy (TEAMS.md §4). Returns how many. */
+size_t call_hop_order(const sbc_call_t *c, bool teams, uint8_t *order, size_t cap);
 /* Sets up a leg's session timer with the call's refresh/expiry hooks. */
 void call_stimer_init(sbc_call_t *c, leg_t *leg);
 /* A re-INVITE on leg offering the other leg's current SDP through the media

@@ -11,6 +11,7 @@
 #include <sofia-sip/su_alloc.h>
 #include <sofia-sip/url.h>
 
+#include "media/sdp_rewrite.h"
 #include "sbc/health.h"
 #include "sbc/log.h"
 #include "sbc/sig.h"
@@ -31,9 +32,9 @@ struct sbc_transfer {
     sbc_txn_t *ict;              /* our INVITE to the Refer-To target */
     sbc_timer_t ring_timer;
     sbc_timer_t fo_timer;        /* no response at all from the proxy: the next one */
-    uint32_t tried;              /* Teams proxies tried, by config index */
+    uint8_t order[32];           /* Teams proxies to try: the one the Refer-To names, then call_hop_order */
+    size_t n_order, next;
     int named;                   /* the proxy the Refer-To names, -1: none */
-    unsigned attempts;
     bool provisional;            /* an 18x came: no failover any more */
     char *offer;                 /* our SDP offer and headers, kept for a failover */
     size_t offer_len;
@@ -111,28 +112,24 @@ done:
     return rc;
 }
 
-#define MAX_TRIED 32             /* proxies beyond this index are not tried */
-
-/* The proxy the Refer-To names first, then the others in config order, the
- * ones the OPTIONS pinger sees down last (as for calls); -1 when all were
- * tried. */
-static int next_proxy(sbc_call_t *c)
+/* The order proxies get the transfer INVITE in: the one the Refer-To names,
+ * then the others as for a call's INVITE. */
+static void plan_proxies(sbc_call_t *c, const url_t *refer_to)
 {
     struct sbc_transfer *x = c->xfer;
     const sbc_teams_t *t = &c->cfg->teams;
-    size_t n = t->n_proxies < MAX_TRIED ? t->n_proxies : MAX_TRIED;
-    if (x->named >= 0 && (size_t)x->named < n && !(x->tried & 1u << x->named))
-        return x->named;
-    for (int pass = 0; pass < 2; pass++)
-        for (size_t i = 0; i < n; i++) {
-            if (x->tried & 1u << i)
-                continue;
-            sbc_health_info_t h;
-            sbc_health_get(t->proxies[i].host, t->proxies[i].port, &h);
-            if ((h.state == SBC_HEALTH_DOWN) == (pass == 1))
-                return (int)i;
-        }
-    return -1;
+    uint8_t all[sizeof x->order];
+    size_t n = call_hop_order(c, true, all, sizeof all);
+    x->named = -1;
+    for (size_t i = 0; i < n && refer_to->url_host && x->named < 0; i++)
+        if (!strcasecmp(t->proxies[all[i]].host, refer_to->url_host))
+            x->named = all[i];
+    x->n_order = x->next = 0;
+    if (x->named >= 0)
+        x->order[x->n_order++] = (uint8_t)x->named;
+    for (size_t i = 0; i < n; i++)
+        if (all[i] != x->named)
+            x->order[x->n_order++] = all[i];
 }
 
 /* The Request-URI toward proxy p: the Refer-To URI, with p's host (and port,
@@ -166,9 +163,8 @@ static int attempt(sbc_call_t *c)
     struct sbc_transfer *x = c->xfer;
     const sbc_teams_t *t = &c->cfg->teams;
     leg_t *nl = &x->nl;
-    int i;
-    while ((i = next_proxy(c)) >= 0) {
-        x->tried |= 1u << i;
+    while (x->next < x->n_order) {
+        int i = x->order[x->next++];
         const sbc_proxy_t *p = &t->proxies[i];
         char next[320], ruri[640];
         snprintf(next, sizeof next, "sip:%s:%u;transport=tls", p->host, p->port);
@@ -178,7 +174,7 @@ static int attempt(sbc_call_t *c)
             continue;
         }
         attempt_ruri(x, i, p, ruri, sizeof ruri);
-        if (x->attempts++) {
+        if (nl->cseq) {                  /* an INVITE went to an earlier proxy */
             sbc_sipmsg_make_call_id(nl->call_id, sizeof nl->call_id, sbc_sig_index(c->sig));
             nl->cseq = 0;
             sbc_sig_stats(c->sig)->failovers++;
@@ -304,16 +300,9 @@ void sbc_transfer_on_refer(sbc_call_t *c, leg_t *leg, sbc_txn_t *st, msg_t *msg)
     snprintf(nl->remote_uri, sizeof nl->remote_uri, "<%s>", target);
     sbc_sipmsg_make_call_id(nl->call_id, sizeof nl->call_id, sbc_sig_index(c->sig));
     sbc_sipmsg_make_tag(nl->local_tag, sizeof nl->local_tag, sbc_sig_index(c->sig));
-    if (!c->cfg->teams.n_proxies)
+    plan_proxies(c, sip->sip_refer_to->r_url);
+    if (!x->n_order)
         return reply(c, st, 503, "Service Unavailable (no Teams proxy for the target)");
-    x->named = -1;
-    for (size_t i = 0; i < c->cfg->teams.n_proxies && i < MAX_TRIED; i++)
-        if (sip->sip_refer_to->r_url->url_host && !strcasecmp(c->cfg->teams.proxies[i].host, sip->sip_refer_to->r_url->url_host)) {
-            x->named = (int)i;
-            break;
-        }
-    x->tried = 0;
-    x->attempts = 0;
 
     x->referred_by[0] = '\0';
     if (sip->sip_referred_by) {
@@ -377,29 +366,24 @@ void sbc_transfer_on_refer(sbc_call_t *c, leg_t *leg, sbc_txn_t *st, msg_t *msg)
     sbc_timer_start(&x->ring_timer, RING_MS);
 }
 
-/* The media lines of an SDP that say what its receiver may send: each m=
- * line without its port, and any direction other than sendrecv, one per
- * line (ports and the rest are the relay's to absorb). */
-static void media_signature(const char *sdp, size_t len, char *out, size_t cap)
+/* Whether what the carrier must send differs between the SDP in effect on
+ * its leg and ours: an m= line's media or formats, or its direction (the
+ * carrier's own SDP states it from its side, mirrored). Ports and the rest
+ * are the relay's to absorb. Unparsable counts as changed. */
+static bool carrier_media_changed(const char *now, size_t now_len, bool now_ours, const char *ours, size_t ours_len)
 {
-    size_t o = 0;
-    out[0] = '\0';
-    for (const char *p = sdp, *end = sdp + len; p < end;) {
-        const char *e = memchr(p, '\n', (size_t)(end - p));
-        size_t n = (size_t)((e ? e : end) - p);
-        if (n && p[n - 1] == '\r')
-            n--;
-        const char *sp = n > 2 && !strncmp(p, "m=", 2) ? memchr(p, ' ', n) : NULL;
-        const char *fmt = sp ? memchr(sp + 1, ' ', (size_t)(p + n - sp - 1)) : NULL;
-        int w = 0;
-        if (sp && fmt)          /* "m=audio" + " RTP/AVP 0 101" */
-            w = snprintf(out + o, cap - o, "%.*s%.*s\n", (int)(sp - p), p, (int)(p + n - fmt), fmt);
-        else if (n == 10 && (!strncmp(p, "a=sendonly", n) || !strncmp(p, "a=recvonly", n) || !strncmp(p, "a=inactive", n)))
-            w = snprintf(out + o, cap - o, "%.*s\n", (int)n, p);
-        if (w > 0 && (size_t)w < cap - o)
-            o += (size_t)w;
-        p = e ? e + 1 : end;
+    static const enum sbc_sdp_dir mirror[] = { SBC_SDP_SENDRECV, SBC_SDP_RECVONLY, SBC_SDP_SENDONLY, SBC_SDP_INACTIVE };
+    struct sbc_sdp *a = malloc(2 * sizeof *a), *b = a + 1;   /* ~6 KB each: not on the stack */
+    char err[128];
+    bool changed = !a || !now || sbc_sdp_parse(now, now_len, a, err, sizeof err) < 0 ||
+                   sbc_sdp_parse(ours, ours_len, b, err, sizeof err) < 0 || a->n_media != b->n_media;
+    for (unsigned i = 0; !changed && i < a->n_media; i++) {
+        const struct sbc_sdp_media *m = &a->media[i], *n = &b->media[i];
+        changed = m->type.n != n->type.n || memcmp(m->type.p, n->type.p, m->type.n) || m->fmts.n != n->fmts.n ||
+                  memcmp(m->fmts.p, n->fmts.p, m->fmts.n) || (now_ours ? m->dir : mirror[m->dir]) != n->dir;
     }
+    free(a);
+    return changed;
 }
 
 /* The target answered: the new dialog becomes the call's Teams leg. */
@@ -484,10 +468,7 @@ bool sbc_transfer_on_response(sbc_call_t *c, sbc_txn_t *ct, msg_t *msg)
      * last answer on its leg: ours when it called, its own when we did. */
     const char *now = c->to_teams ? before : c->sdp_in[ci];
     size_t now_len = c->to_teams ? (before ? strlen(before) : 0) : c->sdp_in_len[ci];
-    char sig_now[512], sig_new[512];
-    media_signature(now ? now : "", now ? now_len : 0, sig_now, sizeof sig_now);
-    media_signature(out->text, out->len, sig_new, sizeof sig_new);
-    bool changed = strcmp(sig_now, sig_new) != 0;
+    bool changed = carrier_media_changed(now, now_len, c->to_teams, out->text, out->len);
     free(before);
     free(out);
     succeeded(c, sip);
