@@ -724,10 +724,10 @@ $PROXY2"
   edge_wait
   assert_contains "$(q --dir out --status 200 --cseq-method INVITE --last 1 --field body)" "RTP/SAVP 8" "the transfer target answered PCMA"
   assert_eq "$(grep -c '^INVITE sip:' "$dir/uac.msg")" 2 "the carrier got its call and one re-INVITE"
-  m1=$(grep -A40 '^SIP/2.0 200' "$dir/uac.msg" | grep -m1 '^m=audio')
-  m2=$(awk '/^INVITE sip:/{n++} n==2' "$dir/uac.msg" | grep -m1 '^m=audio')
-  c1=$(grep -A40 '^SIP/2.0 200' "$dir/uac.msg" | grep -m1 '^c=IN')
-  c2=$(awk '/^INVITE sip:/{n++} n==2' "$dir/uac.msg" | grep -m1 '^c=IN')
+  answer=$(grep -A40 '^SIP/2.0 200' "$dir/uac.msg")                 # the SBC's answer to our call
+  reinvite=$(awk '/^INVITE sip:/{n++} n==2' "$dir/uac.msg")
+  m1=$(grep -m1 '^m=audio' <<<"$answer"); m2=$(grep -m1 '^m=audio' <<<"$reinvite")
+  c1=$(grep -m1 '^c=IN' <<<"$answer"); c2=$(grep -m1 '^c=IN' <<<"$reinvite")
   assert_eq "${m2%% RTP*}" "${m1%% RTP*}" "the re-INVITE keeps the SBC's port toward the carrier"
   assert_eq "$c2" "$c1" "and its address"
   assert_contains "$m2" "RTP/AVP 8" "PCMA, as the new Teams endpoint answered"
