@@ -1,9 +1,17 @@
-/* SIP over TCP/TLS on bufferevents: listeners, connections, framing,
- * keep-alives and the outbound connection table of one worker. */
+/* SIP over TCP/TLS: listeners, connections, framing, keep-alives and the
+ * outbound connection table of one worker.
+ *
+ * Socket I/O is our own rather than libevent's bufferevents: one recv per
+ * readable event (OpenSSL reads records through a BIO over the bytes that
+ * recv returned, never from the socket), one sendmsg per message when the
+ * socket takes it all, and the write event is armed only while output
+ * waits. A bufferevent cost three reads and two epoll_ctl per message. */
 #include "sbc/stream.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,10 +20,9 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <sofia-sip/msg_addr.h>
@@ -27,6 +34,8 @@
 
 #define FEED_MAX 16384          /* bytes handed to the parser at a time */
 #define ID_SHIFT 48             /* worker index lives above this bit */
+#define RBUF_SIZE 65536         /* bytes taken from a socket per readable event */
+#define WBUF_SIZE 65536         /* a message made contiguous for one TLS record */
 
 struct iface_reg {
     const sbc_interface_t *iface;
@@ -41,12 +50,20 @@ struct conn {
     struct sbc_stream *s;
     struct conn *hnext;         /* id hash chain */
     struct conn *prev, *next;   /* all connections */
-    struct bufferevent *bev;
+    int fd;
+    struct event *rev;          /* readable; added once connected */
+    struct event *wev;          /* writable; added while connecting or output waits */
+    struct evbuffer *in;        /* plaintext received, not yet framed */
+    struct evbuffer *out;       /* bytes for the socket (TLS: whole records) */
+    struct evbuffer *held;      /* plaintext sent before the connection was up */
+    SSL *ssl;
     struct event *timer;
     sbc_tls_t *tls;             /* reference held while the SSL lives */
     sbc_hop_t hop;              /* peer, local, tp, tls_name, iface, conn_id */
     char peer_cert_name[256];
     bool outbound, established, retired;
+    bool tcp_up, wev_on;
+    int err;                    /* errno of a failed write; closed from the loop */
     bool reading, close_pending, report_on_close;
     msg_t *rx;                  /* message being received */
     size_t rx_fed;              /* bytes of it handed to the parser */
@@ -65,6 +82,10 @@ struct sbc_stream {
     struct conn *conns;         /* list head */
     struct conn **buckets;      /* id -> conn */
     size_t n_buckets, n_conns;
+    unsigned char *rbuf;        /* RBUF_SIZE: the last recv */
+    const unsigned char *tls_in;    /* unread part of rbuf for OpenSSL's BIO */
+    size_t tls_in_len;
+    unsigned char *wbuf;        /* WBUF_SIZE */
 };
 
 static uint64_t now_ms(void)
@@ -158,6 +179,195 @@ static void conn_unlink(sbc_stream_t *s, struct conn *c)
     s->n_conns--;
 }
 
+/* ---- socket I/O ---------------------------------------------------------- */
+
+/* One sendmsg of what is queued (up to 64 chains). Returns 0, or -errno for
+ * an error other than a full socket buffer. */
+static int conn_send_out(struct conn *c)
+{
+    struct evbuffer_iovec v[64];
+    int n = evbuffer_peek(c->out, -1, NULL, v, 64);
+    if (n <= 0) {
+        return 0;
+    }
+    if (n > 64) {
+        n = 64;
+    }
+    struct iovec iov[64];
+    for (int i = 0; i < n; i++) {
+        iov[i].iov_base = v[i].iov_base;
+        iov[i].iov_len = v[i].iov_len;
+    }
+    struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+    ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w < 0) {
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -errno;
+    }
+    evbuffer_drain(c->out, (size_t)w);
+    return 0;
+}
+
+static void want_write(struct conn *c, bool on)
+{
+    if (on == c->wev_on) {
+        return;
+    }
+    c->wev_on = on;
+    if (on) {
+        event_add(c->wev, NULL);
+    } else {
+        event_del(c->wev);
+    }
+}
+
+/* A write failed where the connection cannot be closed (inside a send or
+ * the read loop): the write event closes it from the loop. */
+static void conn_fail_later(struct conn *c, int err)
+{
+    if (!c->err) {
+        c->err = err;
+        event_active(c->wev, EV_WRITE, 1);
+    }
+}
+
+/* Sends what is queued; arms the write event for what the socket did not
+ * take. */
+static void conn_flush(struct conn *c)
+{
+    if (!c->tcp_up || c->err) {
+        return;
+    }
+    int rc = conn_send_out(c);
+    if (rc < 0) {
+        conn_fail_later(c, -rc);
+        return;
+    }
+    want_write(c, evbuffer_get_length(c->out) != 0);
+}
+
+/* OpenSSL's transport: records it writes are queued on c->out; it reads from
+ * the bytes of the current recv (s->tls_in), so a whole flight of records
+ * costs one system call. */
+static BIO_METHOD *bio_method;
+static pthread_once_t bio_once = PTHREAD_ONCE_INIT;
+
+static int bio_write(BIO *b, const char *data, int len)
+{
+    struct conn *c = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    return evbuffer_add(c->out, data, (size_t)len) == 0 ? len : -1;
+}
+
+static int bio_read(BIO *b, char *data, int len)
+{
+    struct conn *c = BIO_get_data(b);
+    sbc_stream_t *s = c->s;
+    BIO_clear_retry_flags(b);
+    if (s->tls_in_len == 0) {
+        BIO_set_retry_read(b);
+        return -1;
+    }
+    size_t n = s->tls_in_len < (size_t)len ? s->tls_in_len : (size_t)len;
+    memcpy(data, s->tls_in, n);
+    s->tls_in += n;
+    s->tls_in_len -= n;
+    return (int)n;
+}
+
+static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    (void)b;
+    (void)num;
+    (void)ptr;
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static int bio_create(BIO *b)
+{
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+static void bio_method_init(void)
+{
+    bio_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "sbc stream");
+    if (bio_method) {
+        BIO_meth_set_write(bio_method, bio_write);
+        BIO_meth_set_read(bio_method, bio_read);
+        BIO_meth_set_ctrl(bio_method, bio_ctrl);
+        BIO_meth_set_create(bio_method, bio_create);
+    }
+}
+
+/* Queues a message: held until the connection is up, else written now
+ * (TLS: one record of the whole message). Errors surface from the loop. */
+static int conn_write(struct conn *c, const struct iovec *iov, int iovcnt, size_t total)
+{
+    sbc_stream_t *s = c->s;
+    if (!c->established) {
+        for (int i = 0; i < iovcnt; i++) {
+            if (evbuffer_add(c->held, iov[i].iov_base, iov[i].iov_len) < 0) {
+                return -ENOMEM;
+            }
+        }
+        return 0;
+    }
+    if (c->ssl) {
+        struct iovec whole;
+        ERR_clear_error();
+        if (iovcnt > 1 && total <= WBUF_SIZE) {
+            unsigned char *p = s->wbuf;
+            for (int i = 0; i < iovcnt; i++) {
+                memcpy(p, iov[i].iov_base, iov[i].iov_len);
+                p += iov[i].iov_len;
+            }
+            whole.iov_base = s->wbuf;
+            whole.iov_len = total;
+            iov = &whole;
+            iovcnt = 1;
+        }
+        for (int i = 0; i < iovcnt; i++) {
+            if (iov[i].iov_len && SSL_write(c->ssl, iov[i].iov_base, (int)iov[i].iov_len) <= 0) {
+                ERR_clear_error();
+                conn_fail_later(c, EPROTO);
+                return 0;
+            }
+        }
+        conn_flush(c);
+        return 0;
+    }
+    size_t sent = 0;
+    if (evbuffer_get_length(c->out) == 0 && !c->err) {
+        struct msghdr mh = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
+        ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w >= 0) {
+            sent = (size_t)w;
+        } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            conn_fail_later(c, errno);
+            return 0;
+        }
+    }
+    for (int i = 0; i < iovcnt; i++) {
+        size_t len = iov[i].iov_len;
+        if (sent >= len) {
+            sent -= len;
+            continue;
+        }
+        if (evbuffer_add(c->out, (const char *)iov[i].iov_base + sent, len - sent) < 0) {
+            return -ENOMEM;
+        }
+        sent = 0;
+    }
+    want_write(c, evbuffer_get_length(c->out) != 0);
+    return 0;
+}
+
+static void conn_write_bytes(struct conn *c, const char *p, size_t len)
+{
+    struct iovec v = { .iov_base = (void *)p, .iov_len = len };
+    conn_write(c, &v, 1, len);
+}
+
 /* ---- lifecycle --------------------------------------------------------- */
 
 static void conn_free(struct conn *c)
@@ -172,15 +382,32 @@ static void conn_free(struct conn *c)
     if (c->timer) {
         event_free(c->timer);
     }
-    if (c->bev) {
-        SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
-        if (ssl && c->established) {
-            /* best effort close_notify; never blocks (socket is non-blocking) */
-            SSL_set_quiet_shutdown(ssl, 0);
-            SSL_shutdown(ssl);
+    if (c->rev) {
+        event_free(c->rev);
+    }
+    if (c->wev) {
+        event_free(c->wev);
+    }
+    if (c->ssl) {
+        if (c->established && !c->err && c->out) {
+            /* best effort close_notify after what is queued; never blocks */
+            SSL_shutdown(c->ssl);
             ERR_clear_error();
+            conn_send_out(c);
         }
-        bufferevent_free(c->bev);
+        SSL_free(c->ssl);
+    }
+    if (c->fd >= 0) {
+        close(c->fd);
+    }
+    if (c->in) {
+        evbuffer_free(c->in);
+    }
+    if (c->out) {
+        evbuffer_free(c->out);
+    }
+    if (c->held) {
+        evbuffer_free(c->held);
     }
     if (c->rx) {
         msg_destroy(c->rx);
@@ -276,7 +503,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     if (keepalive_on(c)) {
         uint64_t due = c->last_tx + s->o.keepalive_ms;
         if (now >= due) {
-            bufferevent_write(c->bev, "\r\n\r\n", 4);
+            conn_write_bytes(c, "\r\n\r\n", 4);
             c->last_tx = now;
             s->stats.keepalives_sent++;
             due = now + s->o.keepalive_ms;
@@ -305,7 +532,7 @@ static bool eat_crlf(struct conn *c, struct evbuffer *in)
         }
         if (len >= 4 && p[2] == '\r' && p[3] == '\n') {
             evbuffer_drain(in, 4);
-            bufferevent_write(c->bev, "\r\n", 2);
+            conn_write_bytes(c, "\r\n", 2);
             c->s->stats.pings_answered++;
             continue;
         }
@@ -392,82 +619,221 @@ static const char *read_messages(struct conn *c, struct evbuffer *in)
     return NULL;
 }
 
-static void on_read(struct bufferevent *bev, void *arg)
+static void conn_established(struct conn *c)
 {
-    struct conn *c = arg;
-    c->last_activity = now_ms();
-    c->reading = true;
-    const char *why = read_messages(c, bufferevent_get_input(bev));
-    c->reading = false;
-    if (why) {
-        LOG_INFO("%s conn %llu: %s, closing", tp_name(c->hop.tp), (unsigned long long)c->id, why);
-        conn_close(c, why);
-    } else if (c->close_pending) {
-        conn_close(c, "closed by the SIP layer");
+    c->established = true;
+    c->last_activity = c->last_msg = now_ms();
+    if (c->ssl) {
+        sbc_tls_peer_name(c->ssl, c->peer_cert_name, sizeof c->peer_cert_name);
+        if (!c->outbound) {
+            snprintf(c->hop.tls_name, sizeof c->hop.tls_name, "%s", sbc_tls_sni(c->ssl));
+        }
     }
+    size_t held = evbuffer_get_length(c->held);
+    if (held) {
+        struct iovec v = { .iov_base = evbuffer_pullup(c->held, -1), .iov_len = held };
+        conn_write(c, &v, 1, held);
+        evbuffer_drain(c->held, held);
+    }
+    /* re-evaluate deadlines now that the connect timeout is over */
+    timer_arm(c, 0);
 }
 
-static void fill_tls_info(struct conn *c)
+/* The peer closed (err 0) or the connection failed (errno, or an OpenSSL
+ * error code): the reason names the stage it failed in. */
+static void conn_lost(struct conn *c, int err, unsigned long ossl_err)
 {
-    SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
-    if (!ssl) {
-        return;
-    }
-    sbc_tls_peer_name(ssl, c->peer_cert_name, sizeof c->peer_cert_name);
-    if (!c->outbound) {
-        snprintf(c->hop.tls_name, sizeof c->hop.tls_name, "%s", sbc_tls_sni(ssl));
-    }
-}
-
-static void on_event(struct bufferevent *bev, short what, void *arg)
-{
-    struct conn *c = arg;
     sbc_stream_t *s = c->s;
-    if (what & BEV_EVENT_CONNECTED) {
-        c->established = true;
-        c->last_activity = c->last_msg = now_ms();
-        if (c->hop.tp == SBC_TP_TLS) {
-            fill_tls_info(c);
-        }
-        /* re-evaluate deadlines now that the connect timeout is over */
-        timer_arm(c, 0);
-        return;
-    }
     char reason[320];
-    if (c->hop.tp == SBC_TP_TLS && !c->established) {
-        SSL *ssl = bufferevent_openssl_get_ssl(bev);
-        unsigned long e = bufferevent_get_openssl_error(bev);
-        while (bufferevent_get_openssl_error(bev)) {
-        }
+    /* nothing was lost unless output was still queued */
+    bool queued = evbuffer_get_length(c->out) || evbuffer_get_length(c->held);
+    if (c->ssl && !c->established) {
         char ebuf[256];
-        int se = EVUTIL_SOCKET_ERROR();
-        if (e == 0 && ssl && SSL_get_verify_result(ssl) == X509_V_OK && se) {
-            snprintf(ebuf, sizeof ebuf, "%s", strerror(se));
+        if (ossl_err == 0 && SSL_get_verify_result(c->ssl) == X509_V_OK) {
+            snprintf(ebuf, sizeof ebuf, "%s", err && err != EPROTO ? strerror(err) : "closed by peer");
+            ERR_clear_error();
         } else {
-            sbc_tls_error_string(ssl, e, ebuf, sizeof ebuf);
+            sbc_tls_error_string(c->ssl, ossl_err, ebuf, sizeof ebuf);
         }
         snprintf(reason, sizeof reason, "TLS handshake failed: %s", ebuf);
         s->stats.tls_handshake_failed++;
         LOG_INFO("tls conn %llu %s: %s", (unsigned long long)c->id, c->outbound ? "out" : "in",
                  reason);
     } else if (!c->established) {
-        snprintf(reason, sizeof reason, "connect failed: %s", strerror(EVUTIL_SOCKET_ERROR()));
+        snprintf(reason, sizeof reason, "connect failed: %s", strerror(err ? err : ECONNRESET));
         s->stats.connect_failed++;
-    } else if (what & BEV_EVENT_EOF) {
-        snprintf(reason, sizeof reason, "closed by peer");
-        s->stats.peer_closed++;
-        /* nothing was lost unless output was still queued */
-        if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
-            c->report_on_close = false;
-        }
     } else {
-        snprintf(reason, sizeof reason, "connection error: %s", strerror(EVUTIL_SOCKET_ERROR()));
+        if (err == 0) {
+            snprintf(reason, sizeof reason, "closed by peer");
+        } else if (ossl_err) {
+            char ebuf[256];
+            ERR_error_string_n(ossl_err, ebuf, sizeof ebuf);
+            snprintf(reason, sizeof reason, "TLS error: %s", ebuf);
+        } else {
+            snprintf(reason, sizeof reason, "connection error: %s", strerror(err));
+        }
+        ERR_clear_error();
         s->stats.peer_closed++;
-        if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+        if (!queued) {
             c->report_on_close = false;
         }
     }
     conn_close(c, reason);
+}
+
+/* Runs the handshake on the bytes just received (s->tls_in), then decrypts
+ * records into c->in. 0: needs more bytes; 1: the peer's close_notify;
+ * -1: failed (*ossl_err). */
+static int tls_take(struct conn *c, unsigned long *ossl_err)
+{
+    sbc_stream_t *s = c->s;
+    if (!c->established) {
+        ERR_clear_error();
+        int r = SSL_do_handshake(c->ssl);
+        if (r != 1) {
+            int e = SSL_get_error(c->ssl, r);
+            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+                return 0;
+            }
+            *ossl_err = ERR_get_error();
+            return -1;
+        }
+        conn_established(c);
+    }
+    for (;;) {
+        ERR_clear_error();
+        int r = SSL_read(c->ssl, s->wbuf, WBUF_SIZE);
+        if (r > 0) {
+            if (evbuffer_add(c->in, s->wbuf, (size_t)r) < 0) {
+                return -1;
+            }
+            continue;
+        }
+        int e = SSL_get_error(c->ssl, r);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+            return 0;
+        }
+        if (e == SSL_ERROR_ZERO_RETURN) {
+            return 1;
+        }
+        *ossl_err = ERR_get_error();
+        return -1;
+    }
+}
+
+/* One recv per readable event: level-triggered epoll reports the rest. */
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    sbc_stream_t *s = c->s;
+    (void)what;
+    ssize_t n = recv(fd, s->rbuf, RBUF_SIZE, 0);
+    if (n <= 0) {
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+            return;
+        }
+        conn_lost(c, n < 0 ? errno : 0, 0);
+        return;
+    }
+    c->last_activity = now_ms();
+    int tls = 0;
+    unsigned long ossl_err = 0;
+    c->reading = true;
+    if (c->ssl) {
+        s->tls_in = s->rbuf;
+        s->tls_in_len = (size_t)n;
+        tls = tls_take(c, &ossl_err);
+        s->tls_in_len = 0;
+        if (tls < 0) {
+            conn_send_out(c);   /* the alert, best effort */
+        } else {
+            conn_flush(c);      /* handshake records, tickets */
+        }
+    } else if (evbuffer_add(c->in, s->rbuf, (size_t)n) < 0) {
+        tls = -1;
+    }
+    const char *why = c->established && tls >= 0 ? read_messages(c, c->in) : NULL;
+    c->reading = false;
+    if (why) {
+        LOG_INFO("%s conn %llu: %s, closing", tp_name(c->hop.tp), (unsigned long long)c->id, why);
+        conn_close(c, why);
+    } else if (c->close_pending) {
+        conn_close(c, "closed by the SIP layer");
+    } else if (tls != 0) {
+        conn_lost(c, tls > 0 ? 0 : EPROTO, ossl_err);
+    }
+}
+
+/* Connect finished, or the socket takes output again, or a write failed. */
+static void on_writable(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    (void)what;
+    if (c->err) {
+        conn_lost(c, c->err, 0);
+        return;
+    }
+    if (!c->tcp_up) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) {
+            err = errno;
+        }
+        if (err) {
+            conn_lost(c, err, 0);
+            return;
+        }
+        c->tcp_up = true;
+        event_add(c->rev, NULL);
+        if (!c->ssl) {
+            conn_established(c);
+        } else {
+            unsigned long ossl_err = 0;
+            if (tls_take(c, &ossl_err) < 0) {     /* writes the ClientHello */
+                conn_lost(c, EPROTO, ossl_err);
+                return;
+            }
+        }
+    }
+    conn_flush(c);
+}
+
+/* Gives a connection its socket and TLS session (both owned from here on):
+ * events, buffers, the BIO. connecting: outbound, connect() in progress. */
+static int conn_attach(struct conn *c, int fd, SSL *ssl, bool connecting)
+{
+    sbc_stream_t *s = c->s;
+    c->fd = fd;
+    c->ssl = ssl;
+    c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_readable, c);
+    c->wev = event_new(s->base, fd, EV_WRITE | EV_PERSIST, on_writable, c);
+    c->in = evbuffer_new();
+    c->out = evbuffer_new();
+    c->held = evbuffer_new();
+    if (!c->rev || !c->wev || !c->in || !c->out || !c->held) {
+        return -1;
+    }
+    if (ssl) {
+        pthread_once(&bio_once, bio_method_init);
+        BIO *b = bio_method ? BIO_new(bio_method) : NULL;
+        if (!b) {
+            return -1;
+        }
+        BIO_set_data(b, c);
+        SSL_set_bio(ssl, b, b);
+        if (connecting) {
+            SSL_set_connect_state(ssl);
+        } else {
+            SSL_set_accept_state(ssl);
+        }
+    }
+    if (connecting) {
+        want_write(c, true);
+    } else {
+        c->tcp_up = true;
+        event_add(c->rev, NULL);
+    }
+    return 0;
 }
 
 /* ---- connection setup -------------------------------------------------- */
@@ -481,6 +847,7 @@ static struct conn *conn_new(sbc_stream_t *s, const sbc_interface_t *iface, enum
     }
     c->s = s;
     c->id = ((uint64_t)(s->worker_index & 0xffff) << ID_SHIFT) | ++s->next_seq;
+    c->fd = -1;
     c->outbound = outbound;
     c->hop.tp = tp;
     c->hop.iface = iface;
@@ -530,32 +897,21 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     c->hop.local_len = sizeof c->hop.local;
     getsockname(fd, (struct sockaddr *)&c->hop.local, &c->hop.local_len);
     sock_tune(fd);
+    SSL *ssl = NULL;
     if (r->tp == SBC_TP_TLS) {
-        SSL *ssl = sbc_tls_new_server_ssl(r->tls);
+        ssl = sbc_tls_new_server_ssl(r->tls);
         c->tls = sbc_tls_ref(r->tls);
-        c->bev = ssl ? bufferevent_openssl_socket_new(s->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                                      BEV_OPT_CLOSE_ON_FREE)
-                     : NULL;
-        if (!c->bev) {
-            if (ssl) {
-                SSL_free(ssl);
-            }
+        if (!ssl) {
             close(fd);
             conn_free(c);
             return;
         }
-        bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
-    } else {
-        c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
-        if (!c->bev) {
-            close(fd);
-            conn_free(c);
-            return;
-        }
-        c->established = true;
     }
-    bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    if (conn_attach(c, fd, ssl, false) < 0) {
+        conn_free(c);
+        return;
+    }
+    c->established = !ssl;
     timer_arm(c, c->established ? s->o.idle_timeout_ms : s->o.connect_timeout_ms);
 }
 
@@ -605,9 +961,10 @@ static struct conn *conn_open(sbc_stream_t *s, const sbc_hop_t *hop, int *err)
     snprintf(c->hop.tls_name, sizeof c->hop.tls_name, "%s", hop->tls_name);
     c->report_on_close = true;
 
+    SSL *ssl = NULL;
     if (hop->tp == SBC_TP_TLS) {
         char ebuf[256];
-        SSL *ssl = sbc_tls_new_client_ssl(r->tls, hop->tls_name, ebuf, sizeof ebuf);
+        ssl = sbc_tls_new_client_ssl(r->tls, hop->tls_name, ebuf, sizeof ebuf);
         if (!ssl) {
             LOG_WARN("stream: %s", ebuf);
             close(fd);
@@ -617,48 +974,24 @@ static struct conn *conn_open(sbc_stream_t *s, const sbc_hop_t *hop, int *err)
             return NULL;
         }
         c->tls = sbc_tls_ref(r->tls);
-        /* our own connect(): the handshake starts when the socket is writable */
-        if (connect(fd, (struct sockaddr *)&hop->peer, hop->peer_len) < 0 &&
-            errno != EINPROGRESS) {
-            *err = -errno;
-            SSL_free(ssl);
-            close(fd);
-            c->report_on_close = false;
-            conn_free(c);
-            return NULL;
-        }
-        c->bev = bufferevent_openssl_socket_new(s->base, fd, ssl, BUFFEREVENT_SSL_CONNECTING,
-                                                BEV_OPT_CLOSE_ON_FREE);
-        if (!c->bev) {
-            SSL_free(ssl);
-            close(fd);
-            c->report_on_close = false;
-            conn_free(c);
-            *err = -ENOMEM;
-            return NULL;
-        }
-        bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
-        bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
-        bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-    } else {
-        c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
-        if (!c->bev) {
-            close(fd);
-            c->report_on_close = false;
-            conn_free(c);
-            *err = -ENOMEM;
-            return NULL;
-        }
-        bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
-        bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-        if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&hop->peer,
-                                       (int)hop->peer_len) < 0) {
-            *err = -ECONNREFUSED;
-            c->report_on_close = false;
+    }
+    /* the write event reports the end of connect(); the handshake follows */
+    if (connect(fd, (struct sockaddr *)&hop->peer, hop->peer_len) < 0 && errno != EINPROGRESS) {
+        *err = -errno;
+        if (hop->tp == SBC_TP_TCP) {
             s->stats.connect_failed++;
-            conn_free(c);
-            return NULL;
         }
+        SSL_free(ssl);
+        close(fd);
+        c->report_on_close = false;
+        conn_free(c);
+        return NULL;
+    }
+    if (conn_attach(c, fd, ssl, true) < 0) {
+        c->report_on_close = false;
+        conn_free(c);
+        *err = -ENOMEM;
+        return NULL;
     }
     c->hop.local_len = sizeof c->hop.local;
     getsockname(fd, (struct sockaddr *)&c->hop.local, &c->hop.local_len);
@@ -727,7 +1060,11 @@ sbc_stream_t *sbc_stream_create(struct event_base *base, int worker_index,
         s->o.max_output = 1u << 20;
     }
     s->cbs = *cbs;
-    if (table_grow(s) < 0) {
+    s->rbuf = malloc(RBUF_SIZE);
+    s->wbuf = malloc(WBUF_SIZE);
+    if (!s->rbuf || !s->wbuf || table_grow(s) < 0) {
+        free(s->rbuf);
+        free(s->wbuf);
         free(s);
         return NULL;
     }
@@ -753,6 +1090,8 @@ void sbc_stream_destroy(sbc_stream_t *s)
     }
     free(s->regs);
     free(s->buckets);
+    free(s->rbuf);
+    free(s->wbuf);
     free(s);
 }
 
@@ -825,26 +1164,6 @@ int sbc_stream_set_tls(sbc_stream_t *s, const sbc_interface_t *iface, sbc_tls_t 
     return 0;
 }
 
-/* One contiguous copy: bufferevent_openssl writes one TLS record per chain. */
-static int queue_iov(struct conn *c, const struct iovec *iov, int iovcnt, size_t total)
-{
-    struct evbuffer *out = bufferevent_get_output(c->bev);
-    struct evbuffer_iovec v;
-    if (evbuffer_reserve_space(out, (ev_ssize_t)total, &v, 1) != 1 || v.iov_len < total) {
-        return -ENOMEM;
-    }
-    char *p = v.iov_base;
-    for (int i = 0; i < iovcnt; i++) {
-        memcpy(p, iov[i].iov_base, iov[i].iov_len);
-        p += iov[i].iov_len;
-    }
-    v.iov_len = total;
-    if (evbuffer_commit_space(out, &v, 1) < 0) {
-        return -ENOMEM;
-    }
-    return 0;
-}
-
 int sbc_stream_send(sbc_stream_t *s, sbc_hop_t *hop, const struct iovec *iov, int iovcnt,
                     bool is_request)
 {
@@ -881,11 +1200,11 @@ int sbc_stream_send(sbc_stream_t *s, sbc_hop_t *hop, const struct iovec *iov, in
             return err ? err : -EIO;
         }
     }
-    if (evbuffer_get_length(bufferevent_get_output(c->bev)) + total > s->o.max_output) {
+    if (evbuffer_get_length(c->out) + evbuffer_get_length(c->held) + total > s->o.max_output) {
         s->stats.tx_refused++;
         return -ENOBUFS;
     }
-    int rc = queue_iov(c, iov, iovcnt, total);
+    int rc = conn_write(c, iov, iovcnt, total);
     if (rc < 0) {
         return rc;
     }
@@ -945,7 +1264,7 @@ int sbc_stream_conn_info(const sbc_stream_t *s, uint64_t conn_id, struct sbc_con
     out->local_len = c->hop.local_len;
     snprintf(out->tls_name, sizeof out->tls_name, "%s", c->hop.tls_name);
     snprintf(out->peer_cert_name, sizeof out->peer_cert_name, "%s", c->peer_cert_name);
-    SSL *ssl = c->bev ? bufferevent_openssl_get_ssl(c->bev) : NULL;
+    SSL *ssl = c->ssl;
     if (ssl && c->established) {
         snprintf(out->cipher, sizeof out->cipher, "%s", SSL_get_cipher_name(ssl));
         snprintf(out->tls_version, sizeof out->tls_version, "%s", SSL_get_version(ssl));

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -531,6 +532,8 @@ static void test_tcp_two_workers(void **state)
 
 int main(void)
 {
+    /* like sbcd: a peer's write to a connection the SBC closed must fail, not kill */
+    signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();
     sip_update_default_mclass(sip_extend_mclass(NULL));
     const struct CMUnitTest tests[] = {
