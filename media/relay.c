@@ -721,7 +721,7 @@ static void release_fd(struct sbc_relay *r, int fd, bool park)
     /* The cancel fails only off the worker thread (at shutdown): closing
      * the ring then releases the socket. */
     if (k->armed)
-        sbc_uring_recv_cancel(r->ring, fd, k->fixed);
+        sbc_uring_recv_cancel(r->ring, recv_tag(fd, k->gen));
     if (k->fixed)
         sbc_uring_file_del(r->ring, fd);
     k->on_ring = k->armed = k->fixed = false;

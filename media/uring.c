@@ -232,14 +232,13 @@ void sbc_uring_recv(struct sbc_uring *u, int fd, bool fixed, uint64_t user_data)
     sqe->user_data = user_data;
 }
 
-int sbc_uring_recv_cancel(struct sbc_uring *u, int fd, bool fixed)
+int sbc_uring_recv_cancel(struct sbc_uring *u, uint64_t user_data)
 {
     if (sbc_uring_queued(u))
         sbc_uring_enter(u);              /* a receive still queued here would be missed */
-    struct io_uring_sync_cancel_reg c = {
-        .fd = fd, .timeout = { -1, -1 },
-        .flags = IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL | (fixed ? IORING_ASYNC_CANCEL_FD_FIXED : 0),
-    };
+    /* By user_data, not by fd: the kernel finds it in one bucket of its
+     * cancel table instead of scanning every pending receive. */
+    struct io_uring_sync_cancel_reg c = { .addr = user_data, .timeout = { -1, -1 } };
     if (uring_register(u->fd, IORING_REGISTER_SYNC_CANCEL, &c, 1) < 0 && errno != ENOENT)
         return -errno;
     /* The cancelled request lets go of the socket when it completes, which

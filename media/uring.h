@@ -51,10 +51,10 @@ void sbc_uring_file_del(struct sbc_uring *u, int fd);
 /* Queues a multishot receive on a datagram socket: one completion per
  * datagram until it ends (a completion without IORING_CQE_F_MORE: re-arm). */
 void sbc_uring_recv(struct sbc_uring *u, int fd, bool fixed, uint64_t user_data);
-/* Ends fd's receive synchronously; needed before fd is closed, as the
- * pending request holds the socket open. 0 or -errno (EEXIST: not the
- * ring's thread). */
-int sbc_uring_recv_cancel(struct sbc_uring *u, int fd, bool fixed);
+/* Ends the receive queued with user_data synchronously; needed before its
+ * socket is closed, as the pending request holds the socket open. 0 or
+ * -errno (EEXIST: not the ring's thread). */
+int sbc_uring_recv_cancel(struct sbc_uring *u, uint64_t user_data);
 
 /* Queues sendto(fd, buf, len, MSG_DONTWAIT, to); buf and to stay valid until
  * its completion is reaped. A full queue is submitted first. False: the ring

@@ -328,6 +328,15 @@ static void test_fd_shortage(void **state)
     assert_non_null(strstr(err, "open-files limit"));
     sbc_media_session_destroy(none);
     setrlimit(RLIMIT_NOFILE, &old);
+    /* the evicted pair's receives were cancelled: nothing holds its port */
+    if (p2 != p1) {
+        int fd = socket(AF_INET, SOCK_DGRAM, 0);
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(p1) };
+        inet_pton(AF_INET, A_IP, &a.sin_addr);
+        if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+            fail_msg("evicted port %u still bound: %s", p1, strerror(errno));
+        close(fd);
+    }
     sbc_media_session_destroy(ms);
     fx_free(f);
 }
