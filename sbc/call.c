@@ -30,6 +30,25 @@
 #define SETUP_TIMEOUT_MS (180 * 1000)   /* ring-no-answer bound */
 #define MAX_BODY 16384
 
+/* Option tags a peer may Require of us: reliable provisional responses
+ * (sbc/prack.c) and session timers (sbc/session_timer.c). */
+static const char *const supported_tags[] = { "100rel", "timer", NULL };
+
+/* RFC 3261 §8.2.2.3: a Require we cannot honour gets 420 listing the tags.
+ * True when answered. */
+static bool refuse_unsupported(sbc_sig_t *s, sbc_txn_t *st, const sip_t *sip)
+{
+    char hdrs[256];
+    if (!sbc_sipmsg_unsupported(sip, supported_tags, hdrs, sizeof hdrs))
+        return false;
+    LOG_CALL(SBC_LOG_INFO, sip->sip_call_id ? sip->sip_call_id->i_id : NULL, NULL, "%s refused: 420 %s",
+             sip->sip_request->rq_method_name, hdrs);
+    sbc_sig_stats(s)->rejected_other++;
+    sbc_sipmsg_resp_opt_t opt = { .extra = hdrs };
+    sbc_txl_reply(sbc_sig_txl(s), st, 420, NULL, &opt);
+    return true;
+}
+
 /* ---- helpers --------------------------------------------------------------- */
 
 static const char *tp_via(enum sbc_transport tp)
@@ -1117,6 +1136,10 @@ void sbc_call_on_request(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_
         return;
     }
 
+    /* Initial and in-dialog alike. ACK and CANCEL are never refused
+     * (§8.2.2.3); nor is BYE: the peer ends its dialog anyway. */
+    if (m != sip_method_ack && m != sip_method_bye && refuse_unsupported(s, st, sip))
+        return;
     if (!to_tag || !*to_tag) {
         if (m == sip_method_invite)
             return new_call(s, st, msg, hop);

@@ -824,6 +824,42 @@ session_timer_expiry)
   wait_for test -s "$dir/cdr.jsonl" || fail "no CDR"
   assert_contains "$(cat "$dir/cdr.jsonl")" '"end_reason":"session timer expired"' "CDR end reason"
   ;;
+require_unknown_extension_420)
+  # Require with option tags the SBC does not implement: 420 naming them
+  # (RFC 3261 §8.2.2.3); the tags it does implement (100rel, timer) pass
+  write_config "$PROXY1"
+  start
+  python3 - <<'PY' || fail "420 for unknown Require tags"
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.7.21", 5060)); s.settimeout(3)
+def send(req):
+    s.sendto(req.encode(), ("127.0.7.1", 5060))
+    while True:
+        r = s.recvfrom(65535)[0].decode(errors="replace")
+        if not r.startswith("SIP/2.0 100"):
+            return r
+sdp = "v=0\r\no=core 1 1 IN IP4 127.0.7.21\r\ns=-\r\nc=IN IP4 127.0.7.21\r\nt=0 0\r\nm=audio 7000 RTP/AVP 0\r\n"
+inv = ("INVITE sip:5551234567@127.0.7.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.7.21:5060;branch=z9hG4bK-r1\r\n"
+       "From: <sip:5559876543@127.0.7.21>;tag=r1\r\nTo: <sip:5551234567@127.0.7.1>\r\nCall-ID: req420\r\nCSeq: 1 INVITE\r\n"
+       "Contact: <sip:5559876543@127.0.7.21:5060>\r\nRequire: 100rel, precondition\r\nRequire: Sec-Agree\r\nSupported: timer\r\n"
+       "Max-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: %d\r\n\r\n%s" % (len(sdp), sdp))
+r = send(inv)
+assert r.startswith("SIP/2.0 420 "), r
+uns = [l for l in r.split("\r\n") if l.lower().startswith("unsupported:")]
+assert uns == ["Unsupported: precondition, Sec-Agree"], uns
+ack = inv.split("\r\n\r\n")[0].replace("INVITE sip", "ACK sip", 1).replace("1 INVITE", "1 ACK")
+s.sendto((ack + "\r\n\r\n").encode(), ("127.0.7.1", 5060))
+opt = ("OPTIONS sip:127.0.7.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.7.21:5060;branch=z9hG4bK-r2\r\n"
+       "From: <sip:core@127.0.7.21>;tag=r2\r\nTo: <sip:127.0.7.1>\r\nCall-ID: req420o\r\nCSeq: 1 OPTIONS\r\n"
+       "Require: timer, 100rel\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
+r = send(opt)
+assert r.startswith("SIP/2.0 200"), r
+print("ok")
+PY
+  pass "INVITE requiring precondition and sec-agree: 420 with Unsupported naming exactly those two"
+  pass "Require: timer, 100rel accepted"
+  assert_eq "$(status_field calls_total)" 0 "no call created"
+  ;;
 *) fail "unknown case $case_name" ;;
 esac
 
