@@ -44,7 +44,8 @@ static bool refuse_unsupported(sbc_sig_t *s, sbc_txn_t *st, const sip_t *sip)
         return false;
     LOG_CALL(SBC_LOG_INFO, sip->sip_call_id ? sip->sip_call_id->i_id : NULL, NULL, "%s refused: 420 %s",
              sip->sip_request->rq_method_name, hdrs);
-    sbc_sig_stats(s)->rejected_other++;
+    if (sip->sip_request->rq_method == sip_method_invite && !(sip->sip_to && sip->sip_to->a_tag))
+        sbc_sig_stats(s)->rejected_other++;   /* a refused call, not an in-dialog refusal */
     sbc_sipmsg_resp_opt_t opt = { .extra = hdrs };
     sbc_txl_reply(sbc_sig_txl(s), st, 420, NULL, &opt);
     return true;
