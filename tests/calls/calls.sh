@@ -987,6 +987,33 @@ PY
   assert_contains "$(cat "$dir/cdr.jsonl")" '"status":500' "CDR status 500"
   assert_eq "$(status_field calls_active)" 0 "no call left"
   ;;
+prack_lost_prack_retransmitted)
+  # Teams -> carrier; the carrier loses the SBC's first PRACK and keeps
+  # retransmitting its reliable 183: the PRACK's own transaction retransmits
+  # it (same branch and CSeq, after T1), no second PRACK is made for the
+  # retransmitted 183, and Teams gets the 183 once
+  write_config "$PROXY1"
+  start
+  python3 "$here/prack_uas.py" 127.0.7.21 5060 > "$dir/uas.out" 2>&1 &
+  lossy=$!
+  sleep 0.3
+  teams_call acme.sbc.lab.example --expect 200 --hangup-after 1 --duration 15
+  edge_wait
+  wait $lossy || fail "PRACK UAS: $(cat "$dir/uas.out")"
+  out=$(cat "$dir/uas.out")
+  assert_contains "$out" "INVITE Supported: timer, 100rel" "the INVITE toward the carrier offers 100rel"
+  assert_contains "$out" "ok: 2 PRACK(s) in 1 transaction(s), call completed" "the lost PRACK was retransmitted, not replaced"
+  python3 - "$dir/uas.out" <<'PY' || fail "PRACK retransmission timing"
+import re, sys
+t = [float(x) for x in re.findall(r"^PRACK at=([0-9.]+)", open(sys.argv[1]).read(), re.M)]
+assert len(t) == 2 and 0.4 <= t[1] - t[0] <= 0.8, t
+print("PRACK retransmitted after %.0f ms" % ((t[1] - t[0]) * 1000))
+PY
+  pass "PRACK retransmitted after T1 by its transaction"
+  assert_eq "$(q --dir in --status 183 --count)" 1 "Teams got the 183 once"
+  assert_eq "$(q --dir in --grep 100rel --count || true)" 0 "no 100rel toward Teams"
+  assert_eq "$(status_field calls_active)" 0 "no call left"
+  ;;
 *) fail "unknown case $case_name" ;;
 esac
 
