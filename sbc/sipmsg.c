@@ -377,7 +377,9 @@ msg_t *sbc_sipmsg_response(msg_t *req, int status, const char *phrase,
         return NULL;
     su_home_t *home = msg_home(msg);
     sip_t *sip = sip_object(msg);
-    sip_status_t *st = sip_status_create(home, (unsigned)status, phrase, NULL);
+    /* Sofia keeps the phrase pointer: copy it, the response may be encoded
+     * after the message the phrase came from is gone (a held 2xx). */
+    sip_status_t *st = sip_status_create(home, (unsigned)status, su_strdup(home, phrase), NULL);
     if (!st || msg_header_insert(msg, (msg_pub_t *)sip, (msg_header_t *)st) < 0)
         goto fail;
     if (add_dup(msg, sip, rq->sip_via) < 0 || add_dup(msg, sip, rq->sip_from) < 0 ||
