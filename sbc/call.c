@@ -21,6 +21,7 @@
 #include "sbc/health.h"
 #include "sbc/log.h"
 #include "sbc/numbers.h"
+#include "sbc/prack.h"
 #include "sbc/dns.h"
 #include "sbc/route.h"
 #include "sbc/sipmsg.h"
@@ -29,6 +30,26 @@
 
 #define SETUP_TIMEOUT_MS (180 * 1000)   /* ring-no-answer bound */
 #define MAX_BODY 16384
+
+/* Option tags a peer may Require of us: reliable provisional responses
+ * (sbc/prack.c) and session timers (sbc/session_timer.c). */
+static const char *const supported_tags[] = { "100rel", "timer", NULL };
+
+/* RFC 3261 §8.2.2.3: a Require we cannot honour gets 420 listing the tags.
+ * True when answered. */
+static bool refuse_unsupported(sbc_sig_t *s, sbc_txn_t *st, const sip_t *sip)
+{
+    char hdrs[256];
+    if (!sbc_sipmsg_unsupported(sip, supported_tags, hdrs, sizeof hdrs))
+        return false;
+    LOG_CALL(SBC_LOG_INFO, sip->sip_call_id ? sip->sip_call_id->i_id : NULL, NULL, "%s refused: 420 %s",
+             sip->sip_request->rq_method_name, hdrs);
+    if (sip->sip_request->rq_method == sip_method_invite && !(sip->sip_to && sip->sip_to->a_tag))
+        sbc_sig_stats(s)->rejected_other++;   /* a refused call, not an in-dialog refusal */
+    sbc_sipmsg_resp_opt_t opt = { .extra = hdrs };
+    sbc_txl_reply(sbc_sig_txl(s), st, 420, NULL, &opt);
+    return true;
+}
 
 /* ---- helpers --------------------------------------------------------------- */
 
@@ -428,6 +449,7 @@ static void call_free(sbc_call_t *c)
     sbc_stimer_cleanup(&c->a.stimer);
     sbc_stimer_cleanup(&c->b.stimer);
     sbc_transfer_destroy(c);
+    sbc_prack_destroy(c);
     for (int i = 0; i < 2; i++) {
         free(c->sdp_in[i]);
         free(c->sdp_out[i]);
@@ -468,6 +490,9 @@ static void send_bye(sbc_call_t *c, leg_t *leg, int slot)
     c->bye_ct[slot] = bye ? sbc_txl_request(sbc_sig_txl(c->sig), bye, &leg->hop, c) : NULL;
 }
 
+static void reply_a(sbc_call_t *c, int status, const char *phrase, const char *extra, const char *ctype,
+                    const char *body, size_t blen);
+
 /* Hangs up both legs (those that have a dialog) except `except`. */
 void call_end(sbc_call_t *c, const char *reason, leg_t *except)
 {
@@ -487,8 +512,15 @@ void call_end(sbc_call_t *c, const char *reason, leg_t *except)
     sbc_stimer_stop(&c->a.stimer);
     sbc_stimer_stop(&c->b.stimer);
     sbc_transfer_abort(c, confirmed && except != call_teams_leg(c));
+    /* B answered while A's 2xx waited for a PRACK: A has no dialog to BYE,
+     * its INVITE gets a final answer instead. */
+    if (c->a_ist && !c->a_final_sent) {
+        c->answered = 0;
+        reply_a(c, 487, "Request Terminated", NULL, NULL, NULL, 0);
+    }
+    bool a_up = confirmed && c->end_status >= 200 && c->end_status < 300;
     if (confirmed) {
-        if (except != &c->a)
+        if (except != &c->a && a_up)
             send_bye(c, &c->a, 0);
         if (except != &c->b)
             send_bye(c, &c->b, 1);
@@ -505,23 +537,40 @@ static void a_2xx_timeout(void *arg)
     call_end(c, "no ACK for 2xx", NULL);
 }
 
+void call_send_final_a(sbc_call_t *c, msg_t *r)
+{
+    int status = sip_of(r)->sip_status->st_status;
+    sbc_prack_uas_final(c);
+    if (!c->a_ist || c->a_final_sent) {
+        msg_destroy(r);
+        return;
+    }
+    c->a_final_sent = true;
+    c->end_status = status;
+    if (status < 300)
+        c->a_2xx = sbc_txl_2xx_retransmit_start(sbc_sig_txl(c->sig), r, sbc_txn_hop(c->a_ist), a_2xx_timeout, c);
+    sbc_txl_respond(sbc_sig_txl(c->sig), c->a_ist, r);
+    detach(&c->a_ist);
+}
+
 static void reply_a(sbc_call_t *c, int status, const char *phrase, const char *extra, const char *ctype,
                     const char *body, size_t blen)
 {
     if (!c->a_ist || c->a_final_sent)
         return;
+    /* A's INVITE required 100rel: its 18x go reliably, in turn. */
+    if (status < 200 && sbc_prack_uas_provisional(c, status, phrase, ctype, body, blen))
+        return;
     msg_t *r = call_build_response(c, &c->a, sbc_txn_request(c->a_ist), status, phrase, extra, ctype, body, blen);
     if (!r)
         return;
-    if (status >= 200) {
-        c->a_final_sent = true;
-        c->end_status = status;
-        if (status < 300)
-            c->a_2xx = sbc_txl_2xx_retransmit_start(sbc_sig_txl(c->sig), r, sbc_txn_hop(c->a_ist), a_2xx_timeout, c);
+    if (status < 200) {
+        sbc_txl_respond(sbc_sig_txl(c->sig), c->a_ist, r);
+        return;
     }
-    sbc_txl_respond(sbc_sig_txl(c->sig), c->a_ist, r);
-    if (status >= 200)
-        detach(&c->a_ist);
+    if (status < 300 && sbc_prack_uas_hold_2xx(c, r))
+        return;
+    call_send_final_a(c, r);
 }
 
 static void fail_call(sbc_call_t *c, int status, const char *phrase, const char *reason)
@@ -534,6 +583,17 @@ static void fail_call(sbc_call_t *c, int status, const char *phrase, const char 
         snprintf(extra, sizeof extra, "Reason: Q.850;cause=17\r\n");   /* R47 */
     reply_a(c, status, phrase, extra, NULL, NULL, 0);
     call_end(c, reason, NULL);
+}
+
+void call_unacknowledged(sbc_call_t *c)
+{
+    if (c->b_ict) {
+        sbc_txl_cancel(sbc_sig_txl(c->sig), c->b_ict, NULL);
+        c->b_cancel_wait = c->b_ict;
+        c->b_ict = NULL;
+    }
+    c->answered = 0;   /* B may have answered; A never was */
+    fail_call(c, 500, "Server Internal Error (no PRACK)", "no PRACK from the caller");
 }
 
 /* ---- leg B: the outgoing INVITE and failover ---------------------------------- */
@@ -597,9 +657,19 @@ static int b_invite_next(sbc_call_t *c)
             continue;
         }
         int mf = sbc_sipmsg_max_forwards_next(sip_of(c->a_invite));
-        char timer[160];
+        char timer[160], extra[200];
         sbc_stimer_uac_headers(NULL, c->b_session_expires, c->cfg->node.min_se_ms / 1000, timer, sizeof timer);
-        msg_t *inv = call_build_request(c, b, "INVITE", ruri, ++b->cseq, timer, "application/sdp", c->b_offer,
+        /* Carriers may answer with reliable 18x; the Teams edge does not use
+         * them (docs/prack.md). One Supported line with the timer's tag. */
+        static const char sup_timer[] = "Supported: timer\r\n";
+        if (c->to_teams)
+            snprintf(extra, sizeof extra, "%s", timer);
+        else if (!strncmp(timer, sup_timer, sizeof sup_timer - 1))
+            snprintf(extra, sizeof extra, "Supported: timer, 100rel\r\n%s", timer + sizeof sup_timer - 1);
+        else
+            snprintf(extra, sizeof extra, "Supported: 100rel\r\n%s", timer);
+        sbc_prack_uac_reset(c);
+        msg_t *inv = call_build_request(c, b, "INVITE", ruri, ++b->cseq, extra, "application/sdp", c->b_offer,
                                         c->b_offer_len);
         if (!inv)
             return -1;
@@ -915,6 +985,7 @@ static void new_call(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_t *h
     sbc_timer_init(&c->target_timer, sbc_sig_clock(s), target_timeout, c);
     call_stimer_init(c, &c->a);
     call_stimer_init(c, &c->b);
+    sbc_prack_uas_init(c, sip);
     c->b_session_expires = cfg->node.session_expires_ms / 1000;
 
     /* Leg A: the dialog the caller created; we answer with our own tag. */
@@ -1004,7 +1075,8 @@ static void forward_request(sbc_call_t *c, leg_t *from, sbc_txn_t *st, msg_t *ms
     sip_t *sip = sip_of(msg);
     const char *method = sip->sip_request->rq_method_name;
     bool is_invite = sip->sip_request->rq_method == sip_method_invite;
-    if (c->fwd.st || c->state != CS_CONFIRMED || sbc_transfer_busy(c) || other(c, from)->refresh_ct) {
+    if (c->fwd.st || c->state != CS_CONFIRMED || !c->a_final_sent || sbc_transfer_busy(c) ||
+        other(c, from)->refresh_ct) {
         if (is_invite || sip->sip_request->rq_method == sip_method_update)
             sbc_txl_reply(txl, st, 491, "Request Pending", NULL);
         else {
@@ -1117,6 +1189,10 @@ void sbc_call_on_request(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_
         return;
     }
 
+    /* Initial and in-dialog alike. ACK and CANCEL are never refused
+     * (§8.2.2.3); nor is BYE: the peer ends its dialog anyway. */
+    if (m != sip_method_ack && m != sip_method_bye && refuse_unsupported(s, st, sip))
+        return;
     if (!to_tag || !*to_tag) {
         if (m == sip_method_invite)
             return new_call(s, st, msg, hop);
@@ -1124,6 +1200,10 @@ void sbc_call_on_request(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_
             return options_reply(s, st, hop);
         if (m == sip_method_ack)
             return;
+        if (m == sip_method_prack) {
+            sbc_txl_reply(txl, st, 481, NULL, NULL);   /* no early dialog without a To-tag */
+            return;
+        }
         sbc_sipmsg_resp_opt_t opt = { .extra = "Allow: " CALL_ALLOW "\r\n" };
         sbc_txl_reply(txl, st, 405, NULL, &opt);
         return;
@@ -1146,6 +1226,10 @@ void sbc_call_on_request(sbc_sig_t *s, sbc_txn_t *st, msg_t *msg, const sbc_hop_
             sbc_txl_2xx_retransmit_stop(c->fwd_2xx);
             c->fwd_2xx = NULL;
         }
+        return;
+    }
+    if (m == sip_method_prack) {
+        sbc_prack_on_request(c, leg, st, msg);   /* terminated per leg, never relayed */
         return;
     }
     if (m == sip_method_bye) {
@@ -1201,6 +1285,8 @@ static void on_b_invite_response(sbc_call_t *c, msg_t *msg)
     if (status == 100)
         return;
     if (status < 200) {
+        if (!sbc_prack_uac_provisional(c, msg))
+            return;   /* a retransmitted or out-of-order reliable 18x */
         c->b_provisional = true;
         if (c->state == CS_ROUTING)
             c->state = CS_EARLY;
@@ -1360,6 +1446,8 @@ void sbc_call_on_response(sbc_sig_t *s, sbc_txn_t *ct, void *ctx, msg_t *msg, co
         on_refresh_response(c, ct == c->a.refresh_ct ? &c->a : &c->b, msg);
         return;
     }
+    if (sbc_prack_on_response(c, ct, msg))
+        return;
     int slot = bye_slot(c, ct);
     if (slot >= 0 && status >= 200) {
         c->bye_ct[slot] = NULL;
@@ -1376,6 +1464,8 @@ static void client_failed(sbc_call_t *c, sbc_txn_t *ct, int status, const char *
     }
     if (ct == c->b_cancel_wait)
         c->b_cancel_wait = NULL;
+    if (sbc_prack_on_failure(c, ct, status))
+        return;
     if (sbc_transfer_on_failure(c, ct, status))
         return;
     if (ct == c->a.refresh_ct || ct == c->b.refresh_ct) {

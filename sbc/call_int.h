@@ -1,5 +1,5 @@
 /* Internals of the B2BUA shared by its parts: call.c (set-up, relaying,
- * teardown), transfer.c (REFER) and the session timer hooks. Not for any
+ * teardown), transfer.c (REFER), prack.c (RFC 3262) and the session timer hooks. Not for any
  * other module: they go through call.h. */
 #ifndef SBC_CALL_INT_H
 #define SBC_CALL_INT_H
@@ -83,6 +83,7 @@ struct sbc_call {
     char *sdp_out[2];           /* last SDP we produced for each leg */
     size_t sdp_out_len[2];
     struct sbc_transfer *xfer;  /* REFER in progress or done, or NULL */
+    struct sbc_prack *prack;    /* RFC 3262 state of either leg, or NULL */
 };
 
 struct sbc_transfer;
@@ -130,12 +131,18 @@ void call_stimer_init(sbc_call_t *c, leg_t *leg);
  * session (its answer is applied as a refresh's is): the other side changed
  * codec. -1 when it cannot go now (another exchange runs). */
 int call_reoffer(sbc_call_t *c, leg_t *leg);
+/* Sends a final response to A (r taken over): the answer or the failure of
+ * the call; a 2xx also starts its retransmission until A's ACK. */
+void call_send_final_a(sbc_call_t *c, msg_t *r);
+/* A reliable 18x toward A got no PRACK within 64*T1 (RFC 3262 §3): A gets
+ * 500, B is cancelled or hung up. May free the call. */
+void call_unacknowledged(sbc_call_t *c);
 /* Frees the call once it is ending and nothing is outstanding. */
 void call_maybe_free(sbc_call_t *c);
 /* The call's leg facing Teams / the carrier. */
 static inline leg_t *call_teams_leg(sbc_call_t *c) { return c->to_teams ? &c->b : &c->a; }
 static inline leg_t *call_carrier_leg(sbc_call_t *c) { return c->to_teams ? &c->a : &c->b; }
 
-#define CALL_ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY"
+#define CALL_ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY, PRACK"
 
 #endif

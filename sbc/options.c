@@ -12,7 +12,7 @@
 #include "sbc/sipmsg.h"
 #include "sbc/txn.h"
 
-#define ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY"
+#define ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY, PRACK"   /* as CALL_ALLOW */
 #define MAX_GROUPS 1024
 
 typedef struct probe {

@@ -6,9 +6,11 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -375,7 +377,9 @@ msg_t *sbc_sipmsg_response(msg_t *req, int status, const char *phrase,
         return NULL;
     su_home_t *home = msg_home(msg);
     sip_t *sip = sip_object(msg);
-    sip_status_t *st = sip_status_create(home, (unsigned)status, phrase, NULL);
+    /* Sofia keeps the phrase pointer: copy it, the response may be encoded
+     * after the message the phrase came from is gone (a held 2xx). */
+    sip_status_t *st = sip_status_create(home, (unsigned)status, su_strdup(home, phrase), NULL);
     if (!st || msg_header_insert(msg, (msg_pub_t *)sip, (msg_header_t *)st) < 0)
         goto fail;
     if (add_dup(msg, sip, rq->sip_via) < 0 || add_dup(msg, sip, rq->sip_from) < 0 ||
@@ -667,4 +671,32 @@ int sbc_sipmsg_max_forwards_decrement(msg_t *msg)
     sip->sip_max_forwards->mf_count = (unsigned long)next;
     msg_fragment_clear(sip->sip_max_forwards->mf_common);
     return next;
+}
+
+/* ---- extensions ------------------------------------------------------------ */
+
+int sbc_sipmsg_unsupported(const sip_t *req, const char *const *supported, char *hdrs, size_t cap)
+{
+    int n = 0;
+    size_t off = 0;
+    if (cap)
+        hdrs[0] = '\0';
+    for (const sip_require_t *k = req ? req->sip_require : NULL; k; k = k->k_next) {
+        for (const char *const *item = k->k_items; item && *item; item++) {
+            bool known = false;
+            for (const char *const *s = supported; s && *s && !known; s++)
+                known = strcasecmp(*item, *s) == 0;
+            if (known)
+                continue;
+            int w = snprintf(hdrs + off, off < cap ? cap - off : 0, "%s%s", off ? ", " : "Unsupported: ", *item);
+            if (w > 0 && off + (size_t)w + 2 < cap)
+                off += (size_t)w;
+            else if (off < cap)
+                hdrs[off] = '\0';   /* no room: the 420 lists the ones that fit */
+            n++;
+        }
+    }
+    if (off)
+        memcpy(hdrs + off, "\r\n", 3);
+    return n;
 }

@@ -133,6 +133,13 @@ int sbc_sipmsg_max_forwards_next(const sip_t *sip);
  * -1 when it was already 0, message unchanged. */
 int sbc_sipmsg_max_forwards_decrement(msg_t *msg);
 
+/* ---- extensions (RFC 3261 §8.2.2.3) -------------------------------------- */
+
+/* The option tags of req's Require that are not in `supported` (a NULL-ended
+ * list), written as "Unsupported: a, b\r\n" into hdrs for the 420 answer
+ * ("" when all are known). Returns how many are unknown. */
+int sbc_sipmsg_unsupported(const sip_t *req, const char *const *supported, char *hdrs, size_t cap);
+
 /* ---- small accessors ---------------------------------------------------- */
 
 static inline sip_t *sbc_sipmsg_sip(msg_t *msg) { return msg ? sip_object(msg) : NULL; }

@@ -824,6 +824,196 @@ session_timer_expiry)
   wait_for test -s "$dir/cdr.jsonl" || fail "no CDR"
   assert_contains "$(cat "$dir/cdr.jsonl")" '"end_reason":"session timer expired"' "CDR end reason"
   ;;
+require_unknown_extension_420)
+  # Require with option tags the SBC does not implement: 420 naming them
+  # (RFC 3261 §8.2.2.3); the tags it does implement (100rel, timer) pass
+  write_config "$PROXY1"
+  start
+  python3 - <<'PY' || fail "420 for unknown Require tags"
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.7.21", 5060)); s.settimeout(3)
+def send(req):
+    s.sendto(req.encode(), ("127.0.7.1", 5060))
+    while True:
+        r = s.recvfrom(65535)[0].decode(errors="replace")
+        if not r.startswith("SIP/2.0 100"):
+            return r
+sdp = "v=0\r\no=core 1 1 IN IP4 127.0.7.21\r\ns=-\r\nc=IN IP4 127.0.7.21\r\nt=0 0\r\nm=audio 7000 RTP/AVP 0\r\n"
+inv = ("INVITE sip:5551234567@127.0.7.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.7.21:5060;branch=z9hG4bK-r1\r\n"
+       "From: <sip:5559876543@127.0.7.21>;tag=r1\r\nTo: <sip:5551234567@127.0.7.1>\r\nCall-ID: req420\r\nCSeq: 1 INVITE\r\n"
+       "Contact: <sip:5559876543@127.0.7.21:5060>\r\nRequire: 100rel, precondition\r\nRequire: Sec-Agree\r\nSupported: timer\r\n"
+       "Max-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: %d\r\n\r\n%s" % (len(sdp), sdp))
+r = send(inv)
+assert r.startswith("SIP/2.0 420 "), r
+uns = [l for l in r.split("\r\n") if l.lower().startswith("unsupported:")]
+assert uns == ["Unsupported: precondition, Sec-Agree"], uns
+ack = inv.split("\r\n\r\n")[0].replace("INVITE sip", "ACK sip", 1).replace("1 INVITE", "1 ACK")
+s.sendto((ack + "\r\n\r\n").encode(), ("127.0.7.1", 5060))
+opt = ("OPTIONS sip:127.0.7.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.7.21:5060;branch=z9hG4bK-r2\r\n"
+       "From: <sip:core@127.0.7.21>;tag=r2\r\nTo: <sip:127.0.7.1>\r\nCall-ID: req420o\r\nCSeq: 1 OPTIONS\r\n"
+       "Require: timer, 100rel\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
+r = send(opt)
+assert r.startswith("SIP/2.0 200"), r
+print("ok")
+PY
+  pass "INVITE requiring precondition and sec-agree: 420 with Unsupported naming exactly those two"
+  pass "Require: timer, 100rel accepted"
+  assert_eq "$(status_field calls_total)" 0 "no call created"
+  ;;
+prack_carrier_requires_100rel)
+  # carrier -> Teams, the carrier's INVITE requires 100rel: the 180 and the
+  # 183 with early media reach it reliably (Require + RSeq, one at a time),
+  # each PRACK gets 200, the 200 follows; the Teams leg knows none of it
+  write_config "$PROXY1"
+  start
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --early-media --answer-delay 1 --hangup-after 1 \
+       --expect-calls 1 --duration 15 --linger 1
+  sipp_uac uac uac-prack-expect-200.xml -inf uac-numbers.csv
+  edge_wait
+  check_invite_to_teams
+  python3 - "$dir/uac.msg" <<'PY' || fail "reliable 18x toward the carrier"
+import re, sys
+text = open(sys.argv[1], errors="replace").read()
+msgs = []   # SIPp trace: a dashed line, "UDP message sent/received ...", the message
+for chunk in re.split(r"^-{5,}.*$", text, flags=re.M):
+    lines = chunk.strip("\n").split("\n")
+    if len(lines) > 1:
+        msgs.append("\n".join(lines[1:]).strip())
+first = [m.strip().split("\n", 1)[0].strip() for m in msgs]
+def hdr(m, name):
+    h = re.search(r"^%s:\s*(.*?)\s*$" % name, m, re.M | re.I)
+    return h.group(1) if h else None
+r180 = [m for m in msgs if m.strip().startswith("SIP/2.0 180")]
+r183 = [m for m in msgs if m.strip().startswith("SIP/2.0 183")]
+assert len(r180) == 1 and len(r183) == 1, first          # PRACKed at once: no retransmission
+n1, n2 = int(hdr(r180[0], "RSeq")), int(hdr(r183[0], "RSeq"))
+assert 1 <= n1 <= 2**31 - 1 and n2 == n1 + 1, (n1, n2)
+assert hdr(r183[0], "Require") == "100rel" and "m=audio" in r183[0]
+pr = [m for m in msgs if m.strip().startswith("PRACK ")]
+assert [hdr(m, "RAck") for m in pr] == ["%d 1 INVITE" % n1, "%d 1 INVITE" % n2], [hdr(m, "RAck") for m in pr]
+order = [l for l in first if l.startswith(("SIP/2.0 1", "SIP/2.0 2", "PRACK"))]
+i200 = next(i for i, m in enumerate(msgs) if m.strip().startswith("SIP/2.0 200") and hdr(m, "CSeq") == "1 INVITE")
+ipr2 = next(i for i, m in enumerate(msgs) if m.strip().startswith("SIP/2.0 200") and hdr(m, "CSeq") == "3 PRACK")
+assert ipr2 < i200, order
+assert hdr(msgs[i200], "RSeq") is None and "100rel" not in (hdr(msgs[i200], "Require") or ""), msgs[i200]
+print("RSeq", n1, n2)
+PY
+  pass "180 and 183 reliable with consecutive RSeqs, PRACKs answered 200, the 200 came after them"
+  assert_eq "$(q --dir in --method PRACK --count || true)" 0 "no PRACK reached Teams"
+  assert_eq "$(q --dir in --grep 100rel --count || true)" 0 "no 100rel (Require/Supported) toward Teams"
+  assert_eq "$(q --dir in --has-header RSeq --count || true)" 0 "no RSeq toward Teams"
+  assert_eq "$(q --dir in --has-header RAck --count || true)" 0 "no RAck toward Teams"
+  assert_eq "$(status_field calls_active)" 0 "no call left"
+  ;;
+prack_reliable_18x_from_carrier)
+  # Teams -> carrier; the carrier answers 183 with SDP reliably: the SBC
+  # PRACKs it at its Contact with the right RAck, once, ignores a
+  # retransmission and an out-of-order RSeq, and gives Teams the 183 with
+  # the early media answer, plain
+  write_config "$PROXY1"
+  start
+  sipp_uas_bg uas uas-prack-reliable-183.xml -inf uas-numbers.csv
+  teams_call acme.sbc.lab.example --expect 200 --hangup-after 1 --duration 20
+  edge_wait
+  sipp_uas_wait uas
+  check_invite_to_carrier "$dir/uas.msg"
+  assert_eq "$(grep -c '^PRACK sip:' "$dir/uas.msg")" 1 "exactly one PRACK: none for the retransmission or the RSeq gap"
+  assert_eq "$(grep -m1 '^RAck:' "$dir/uas.msg" | tr -d '\r')" "RAck: 1000 1 INVITE" "RAck names RSeq 1000 of INVITE CSeq 1"
+  assert_contains "$(grep -m1 '^PRACK sip:' "$dir/uas.msg")" "PRACK sip:prack-uas@127.0.7.21:5060;transport=UDP SIP/2.0" "PRACK goes to the 183's Contact"
+  assert_eq "$(awk '/^PRACK sip:/{p=1} p && /^CSeq:/{print; exit}' "$dir/uas.msg" | tr -d '\r')" "CSeq: 2 PRACK" "PRACK takes the next CSeq of the SBC's dialog"
+  assert_eq "$(q --dir in --status 183 --count)" 1 "Teams got the 183 once"
+  assert_eq "$(q --dir in --status 180 --count || true)" 0 "the out-of-order 180 was not relayed"
+  assert_contains "$(q --dir in --status 183 --field body)" "RTP/SAVP" "the 183 carries the early media answer (SRTP toward Teams)"
+  assert_eq "$(q --dir in --has-header RSeq --count || true)" 0 "no RSeq toward Teams"
+  assert_eq "$(q --dir in --grep 100rel --count || true)" 0 "no Require: 100rel toward Teams"
+  assert_eq "$(status_field calls_active)" 0 "no call left"
+  ;;
+prack_retransmitted_until_prack)
+  # carrier -> Teams with Require: 100rel; the carrier PRACKs the 183 (with
+  # SDP) only after 1.8 s: the SBC retransmits it over UDP at T1, 2*T1 with
+  # the same RSeq, and holds Teams' 200 until the PRACK (RFC 3262 §3). A
+  # PRACK naming no reliable response gets 481, one with SDP 488.
+  write_config "$PROXY1"
+  start
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --early-media --answer-delay 0.5 --hangup-after 3 \
+       --expect-calls 1 --duration 15 --linger 1   # BYE 3 s after its 200: the 200 waits until 1.8 s
+  python3 "$here/prack_uac.py" --prack-delay 1.8 --bad-pracks > "$dir/uac.out" 2>&1 || fail "prack UAC: $(cat "$dir/uac.out")"
+  out=$(cat "$dir/uac.out")
+  pass "prack UAC: $(grep -c '^ok' <<<"$out") checks held"
+  edge_wait
+  assert_contains "$out" "ok PRACK naming an unknown RSeq: 481" "unknown RAck: 481"
+  assert_contains "$out" "ok PRACK with SDP: 488" "SDP in PRACK: 488"
+  python3 - "$dir/uac.out" <<'PY' || fail "retransmissions of the reliable 183"
+import re, sys
+out = open(sys.argv[1]).read()
+sent = {int(r): (int(n), eval(g)) for r, n, g in re.findall(r"^rseq (\d+) sent (\d+) time\(s\), gaps_ms=(\[.*\])$", out, re.M)}
+sdp = [int(r) for r in re.findall(r"^18x 183 rseq=(\d+) sdp=1", out, re.M)]
+assert len(sdp) == 1, out
+n, gaps = sent[sdp[0]]
+assert n == 3 and 400 <= gaps[0] <= 700 and 850 <= gaps[1] <= 1250, (n, gaps)
+lag = float(re.search(r"^final after last PRACK by (-?[0-9.]+) s$", out, re.M).group(1))
+assert 0 <= lag < 0.5, lag
+final = float(re.search(r"^final 200 at=([0-9.]+)$", out, re.M).group(1))
+assert final >= 1.8, final
+print("183 sent", n, "times, gaps", gaps, "200 at", final)
+PY
+  pass "the 183 went 3 times (T1, 2*T1) with one RSeq; Teams' 200 waited for its PRACK"
+  assert_eq "$(q --dir in --method PRACK --count || true)" 0 "no PRACK reached Teams"
+  assert_eq "$(status_field calls_active)" 0 "no call left"
+  ;;
+prack_never_acknowledged)
+  # the carrier requires 100rel but never PRACKs: the SBC retransmits the
+  # 180 for 64*T1, then refuses the INVITE with 500 and cancels Teams
+  write_config "$PROXY1"
+  start
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --mode noanswer --expect-calls 1 --duration 45 --linger 1
+  python3 "$here/prack_uac.py" --no-prack --expect 500 --timeout 40 > "$dir/uac.out" 2>&1 || fail "prack UAC: $(cat "$dir/uac.out")"
+  out=$(cat "$dir/uac.out")
+  edge_wait
+  python3 - "$dir/uac.out" <<'PY' || fail "retransmissions until 64*T1"
+import re, sys
+out = open(sys.argv[1]).read()
+(r, n, g), = re.findall(r"^rseq (\d+) sent (\d+) time\(s\), gaps_ms=(\[.*\])$", out, re.M)
+gaps = eval(g)
+want = [500, 1000, 2000, 4000, 8000, 16000]
+assert int(n) == 7 and all(abs(a - b) <= 300 for a, b in zip(gaps, want)), (n, gaps)
+final = float(re.search(r"^final 500 at=([0-9.]+)$", out, re.M).group(1))
+assert 31.5 <= final <= 33.5, final
+print("sent", n, "times, gaps", gaps, "500 at", final)
+PY
+  pass "the 180 was retransmitted at T1 doubling, then 500 after 64*T1"
+  assert_eq "$(q --dir in --method CANCEL --count)" 1 "Teams' INVITE was cancelled"
+  wait_for test -s "$dir/cdr.jsonl" || fail "no CDR"
+  assert_contains "$(cat "$dir/cdr.jsonl")" '"status":500' "CDR status 500"
+  assert_eq "$(status_field calls_active)" 0 "no call left"
+  ;;
+prack_lost_prack_retransmitted)
+  # Teams -> carrier; the carrier loses the SBC's first PRACK and keeps
+  # retransmitting its reliable 183: the PRACK's own transaction retransmits
+  # it (same branch and CSeq, after T1), no second PRACK is made for the
+  # retransmitted 183, and Teams gets the 183 once
+  write_config "$PROXY1"
+  start
+  python3 "$here/prack_uas.py" 127.0.7.21 5060 > "$dir/uas.out" 2>&1 &
+  lossy=$!
+  sleep 0.3
+  teams_call acme.sbc.lab.example --expect 200 --hangup-after 1 --duration 15
+  edge_wait
+  wait $lossy || fail "PRACK UAS: $(cat "$dir/uas.out")"
+  out=$(cat "$dir/uas.out")
+  assert_contains "$out" "INVITE Supported: timer, 100rel" "the INVITE toward the carrier offers 100rel"
+  assert_contains "$out" "ok: 2 PRACK(s) in 1 transaction(s), call completed" "the lost PRACK was retransmitted, not replaced"
+  python3 - "$dir/uas.out" <<'PY' || fail "PRACK retransmission timing"
+import re, sys
+t = [float(x) for x in re.findall(r"^PRACK at=([0-9.]+)", open(sys.argv[1]).read(), re.M)]
+assert len(t) == 2 and 0.4 <= t[1] - t[0] <= 0.8, t
+print("PRACK retransmitted after %.0f ms" % ((t[1] - t[0]) * 1000))
+PY
+  pass "PRACK retransmitted after T1 by its transaction"
+  assert_eq "$(q --dir in --status 183 --count)" 1 "Teams got the 183 once"
+  assert_eq "$(q --dir in --grep 100rel --count || true)" 0 "no 100rel toward Teams"
+  assert_eq "$(status_field calls_active)" 0 "no call left"
+  ;;
 *) fail "unknown case $case_name" ;;
 esac
 

@@ -357,6 +357,34 @@ static void test_request_from(void **state)
     msg_destroy(inv);
 }
 
+static void test_unsupported_require(void **state)
+{
+    static const char *const ours[] = { "100rel", "timer", NULL };
+    static const char fmt[] = "OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKu1\r\n"
+                              "From: <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCall-ID: u1\r\nCSeq: 1 OPTIONS\r\n"
+                              "%sContent-Length: 0\r\n\r\n";
+    char text[512], hdrs[128];
+    snprintf(text, sizeof text, fmt, "Require: 100rel, Timer\r\n");
+    msg_t *m = parse_ok(text);
+    assert_int_equal(sbc_sipmsg_unsupported(sip_object(m), ours, hdrs, sizeof hdrs), 0);
+    assert_string_equal(hdrs, "");
+    msg_destroy(m);
+    /* two Require lines, two unknown tags: both listed, case kept */
+    snprintf(text, sizeof text, fmt, "Require: 100rel, precondition\r\nRequire: sec-agree\r\n");
+    m = parse_ok(text);
+    assert_int_equal(sbc_sipmsg_unsupported(sip_object(m), ours, hdrs, sizeof hdrs), 2);
+    assert_string_equal(hdrs, "Unsupported: precondition, sec-agree\r\n");
+    /* no room for the list: counted all the same, never a broken header line */
+    char small[20];
+    assert_int_equal(sbc_sipmsg_unsupported(sip_object(m), ours, small, sizeof small), 2);
+    assert_true(small[0] == '\0' || strstr(small, "\r\n"));
+    msg_destroy(m);
+    snprintf(text, sizeof text, fmt, "");
+    m = parse_ok(text);
+    assert_int_equal(sbc_sipmsg_unsupported(sip_object(m), ours, hdrs, sizeof hdrs), 0);
+    msg_destroy(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -371,6 +399,7 @@ int main(void)
         cmocka_unit_test(test_via_add_and_received),
         cmocka_unit_test(test_response_hop),
         cmocka_unit_test(test_request_from),
+        cmocka_unit_test(test_unsupported_require),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
