@@ -15,6 +15,7 @@
 #            vs. 32 s transaction retention), logged to $OUT/settle.log
 #   --build  build dir with sbc/sbcd and sbc/sbcctl (default build-bench,
 #            configured with -DCMAKE_BUILD_TYPE=Release; always rebuilt first)
+#   WORKERS=N (environment) sbcd's node.workers (default 2)
 #
 # Addresses: sbcd 127.0.8.1 (Teams TLS :5061, core UDP :5060), its media on
 # 127.0.8.2 (Teams) and 127.0.8.3 (core), ports 16000-60999 each; Teams proxy
@@ -103,7 +104,7 @@ write_sbc_config() {
 cat > "$1" <<YAML
 node:
   name: bench
-  workers: 2
+  workers: ${WORKERS:-2}
   control_socket: $OUT/sbc.sock
   log: { level: warn, format: text }
 interfaces:
