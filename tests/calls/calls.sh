@@ -92,6 +92,17 @@ edge_wait() {
   [ "$rc" = 0 ] || fail "teams_edge: $(tail -n 3 "$dir/edge.out")"
   pass "teams edge: $(tail -n 1 "$dir/edge.out")"
 }
+
+# A Teams call answered on the carrier side by one of our small UDP peers:
+# SCRIPT [ARGS] on 127.0.7.21:5060, its output in OUT.
+peer_uas_call() {   # SCRIPT OUT [ARGS...]
+  python3 "$here/$1" 127.0.7.21 5060 "${@:3}" > "$2" 2>&1 &
+  local peer=$!
+  sleep 0.3
+  teams_call acme.sbc.lab.example --expect 200 --hangup-after 1 --duration 15
+  edge_wait
+  wait $peer || fail "$1: $(cat "$2")"
+}
 # sipp_run NAME SCENARIO EXTRA...: SIPp on 127.0.7.21:5060 toward sbcd; asserts exit 0
 # A carrier -> Teams call left running (the far end hangs up): its pid in
 # UAC_BG, output in $dir/NAME.out; returns once sbcctl shows it confirmed.
@@ -285,12 +296,7 @@ capacity)
 lost_invite_retransmitted)
   write_config "$PROXY1"
   start
-  python3 "$here/lossy_uas.py" 127.0.7.21 5060 --drop-first > "$dir/lossy.out" 2>&1 &
-  lossy=$!
-  sleep 0.3
-  teams_call acme.sbc.lab.example --expect 200 --hangup-after 1 --duration 15
-  edge_wait
-  wait $lossy || fail "lossy UAS: $(cat "$dir/lossy.out")"
+  peer_uas_call lossy_uas.py "$dir/lossy.out" --drop-first
   out=$(cat "$dir/lossy.out")
   assert_contains "$out" "dropped INVITE" "first INVITE was lost"
   assert_contains "$out" "answered retransmission" "retransmitted INVITE answered"
@@ -994,12 +1000,7 @@ prack_lost_prack_retransmitted)
   # retransmitted 183, and Teams gets the 183 once
   write_config "$PROXY1"
   start
-  python3 "$here/prack_uas.py" 127.0.7.21 5060 > "$dir/uas.out" 2>&1 &
-  lossy=$!
-  sleep 0.3
-  teams_call acme.sbc.lab.example --expect 200 --hangup-after 1 --duration 15
-  edge_wait
-  wait $lossy || fail "PRACK UAS: $(cat "$dir/uas.out")"
+  peer_uas_call prack_uas.py "$dir/uas.out"
   out=$(cat "$dir/uas.out")
   assert_contains "$out" "INVITE Supported: timer, 100rel" "the INVITE toward the carrier offers 100rel"
   assert_contains "$out" "ok: 2 PRACK(s) in 1 transaction(s), call completed" "the lost PRACK was retransmitted, not replaced"

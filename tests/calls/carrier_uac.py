@@ -8,15 +8,7 @@ import socket
 import sys
 import time
 
-
-def parse(data):
-    head, _, body = data.decode(errors="replace").partition("\r\n\r\n")
-    lines = head.split("\r\n")
-    hdrs = {}
-    for l in lines[1:]:
-        k, _, v = l.partition(":")
-        hdrs.setdefault(k.strip().lower(), []).append(v.strip())
-    return lines[0], hdrs, body
+from sipwire import parse
 
 
 class Dialog:

@@ -7,35 +7,12 @@ import socket
 import sys
 import time
 
-
-def headers(msg):
-    head = msg.split("\r\n\r\n", 1)[0].split("\r\n")
-    return head[0], head[1:]
+from sipwire import SDP, response, split
 
 
-def hdr(lines, name):
-    return [l for l in lines if l.lower().startswith(name.lower() + ":")]
-
-
-def response(req_lines, code, phrase, to_tag=None, body=""):
-    out = ["SIP/2.0 %d %s" % (code, phrase)]
-    out += hdr(req_lines, "Via")
-    out += hdr(req_lines, "From")
-    to = hdr(req_lines, "To")[0]
-    if to_tag and ";tag=" not in to:
-        to += ";tag=" + to_tag
-    out.append(to)
-    out += hdr(req_lines, "Call-ID") + hdr(req_lines, "CSeq")
-    if code >= 200 and code < 300:
-        out.append("Contact: <sip:uas@127.0.7.21:5060>")
-    if body:
-        out.append("Content-Type: application/sdp")
-    out.append("Content-Length: %d" % len(body))
-    return ("\r\n".join(out) + "\r\n\r\n" + body).encode()
-
-
-SDP = ("v=0\r\no=core 1 1 IN IP4 127.0.7.21\r\ns=-\r\nc=IN IP4 127.0.7.21\r\nt=0 0\r\n"
-       "m=audio 7000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n")
+def answer(req_lines, code, phrase, to_tag=None, body=""):
+    extra = ("Contact: <sip:uas@127.0.7.21:5060>",) if 200 <= code < 300 else ()
+    return response(req_lines, code, phrase, to_tag, extra, body)
 
 
 def main():
@@ -56,7 +33,7 @@ def main():
             data, peer = s.recvfrom(65535)
         except socket.timeout:
             break
-        start, lines = headers(data.decode(errors="replace"))
+        start, lines = split(data.decode(errors="replace"))
         method = start.split(" ", 1)[0]
         if method == "INVITE":
             if a.drop_first and first_at is None:
@@ -67,16 +44,16 @@ def main():
                 gap = int((time.monotonic() - first_at) * 1000) if first_at else 0
                 print("answered retransmission after %d ms" % gap, flush=True)
             answered = True
-            s.sendto(response(lines, 180, "Ringing", "lossy1"), peer)
-            s.sendto(response(lines, 200, "OK", "lossy1", SDP), peer)
+            s.sendto(answer(lines, 180, "Ringing", "lossy1"), peer)
+            s.sendto(answer(lines, 200, "OK", "lossy1", SDP), peer)
         elif method == "ACK":
             got_ack = True
         elif method == "BYE":
-            s.sendto(response(lines, 200, "OK"), peer)
+            s.sendto(answer(lines, 200, "OK"), peer)
             print("call completed (ack=%s)" % got_ack, flush=True)
             return 0 if got_ack else 1
         elif method in ("OPTIONS", "CANCEL"):
-            s.sendto(response(lines, 200, "OK"), peer)
+            s.sendto(answer(lines, 200, "OK"), peer)
     print("incomplete: answered=%s ack=%s" % (answered, got_ack), flush=True)
     return 1
 

@@ -12,36 +12,10 @@ import socket
 import sys
 import time
 
-SDP = ("v=0\r\no=core 1 1 IN IP4 127.0.7.21\r\ns=-\r\nc=IN IP4 127.0.7.21\r\nt=0 0\r\n"
-       "m=audio 7000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n")
+from sipwire import SDP, response, split, value
 
-
-def split(msg):
-    head = msg.split("\r\n\r\n", 1)[0].split("\r\n")
-    return head[0], head[1:]
-
-
-def hdr(lines, name):
-    return [l for l in lines if l.lower().startswith(name.lower() + ":")]
-
-
-def value(lines, name):
-    h = hdr(lines, name)
-    return h[0].split(":", 1)[1].strip() if h else ""
-
-
-def response(req_lines, code, phrase, extra=(), body=""):
-    out = ["SIP/2.0 %d %s" % (code, phrase)]
-    out += hdr(req_lines, "Via") + hdr(req_lines, "From")
-    to = hdr(req_lines, "To")[0]
-    if ";tag=" not in to:
-        to += ";tag=uas77"
-    out.append(to)
-    out += hdr(req_lines, "Call-ID") + hdr(req_lines, "CSeq") + list(extra)
-    if body:
-        out.append("Content-Type: application/sdp")
-    out.append("Content-Length: %d" % len(body))
-    return ("\r\n".join(out) + "\r\n\r\n" + body).encode()
+def answer(req_lines, code, phrase, extra=(), body=""):
+    return response(req_lines, code, phrase, "uas77", extra, body)
 
 
 def main():
@@ -77,8 +51,8 @@ def main():
             invite, peer = lines, src
             sup = value(lines, "Supported")
             print("INVITE Supported: %s" % sup, flush=True)
-            s.sendto(response(lines, 100, "Trying"), peer)
-            rel = response(lines, 183, "Session Progress", (contact, "Require: 100rel", "RSeq: 77"), SDP)
+            s.sendto(answer(lines, 100, "Trying"), peer)
+            rel = answer(lines, 183, "Session Progress", (contact, "Require: 100rel", "RSeq: 77"), SDP)
             s.sendto(rel, peer)
             interval = 0.5
             next_retx = time.monotonic() + interval
@@ -89,15 +63,15 @@ def main():
             if len(pracks) == 1:
                 print("dropped the first PRACK", flush=True)
                 continue
-            s.sendto(response(lines, 200, "OK"), src)
+            s.sendto(answer(lines, 200, "OK"), src)
             if not acked:
                 acked = True
                 next_retx = None
-                s.sendto(response(invite, 200, "OK", (contact,), SDP), peer)
+                s.sendto(answer(invite, 200, "OK", (contact,), SDP), peer)
         elif method == "ACK":
             got_ack = True
         elif method == "BYE":
-            s.sendto(response(lines, 200, "OK"), src)
+            s.sendto(answer(lines, 200, "OK"), src)
             break
     for p in pracks:
         print("PRACK at=%.3f branch=%s cseq=%s rack=%s" % p, flush=True)
