@@ -1,6 +1,6 @@
 /* TCP transport: framing (1-byte chunks, pipelining), size cap, garbage,
  * CRLF ping/keep-alive, idle timeout, connection rules for requests and
- * responses, reuse, connect failure. */
+ * responses, reuse, connect failure, a peer that does not read. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -530,6 +531,81 @@ static void test_tcp_two_workers(void **state)
     iface_free(ifc);
 }
 
+/* A peer that does not read: what its socket does not take waits in order
+ * (the write event takes over), sends past max_output are refused, and once
+ * the peer reads, every accepted response arrives whole and in order. */
+static void test_tcp_slow_peer(void **state)
+{
+    struct sbc_stream_opts o = { .max_output = 128 * 1024 };
+    struct fx f;
+    fx_open(&f, 15085, &o);
+    /* a small fixed receive window: set before connect, it also stops the
+     * kernel's receive buffer autotuning */
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    struct sockaddr_storage ss;
+    socklen_t len;
+    addr_make(&ss, &len, PEER_IP, 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&ss, len), 0);
+    addr_make(&ss, &len, SBC_IP, f.port);
+    assert_int_equal(connect(fd, (struct sockaddr *)&ss, len), 0);
+    char text[1024];
+    options_text(text, sizeof text, "slow-1", 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    assert_true(loop_until(f.base, &f.rec.n_msgs, 2000));
+    sbc_hop_t in = f.rec.hops[0];
+
+    static char body[1001];
+    memset(body, 'x', sizeof body - 1);
+    int sent = 0, rc = 0;
+    for (int i = 1; i <= 10000 && rc == 0; i++) {   /* the kernel alone takes a few MB */
+        static char resp[2048];
+        snprintf(resp, sizeof resp,
+                 "SIP/2.0 200 OK\r\nVia: SIP/2.0/TCP %s;branch=z9hG4bK-slow\r\n"
+                 "From: <sip:a@%s>;tag=f\r\nTo: <sip:b@%s>;tag=t\r\nCall-ID: slow-1\r\n"
+                 "CSeq: %d OPTIONS\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n\r\n%s",
+                 PEER_IP, PEER_IP, SBC_IP, i, sizeof body - 1, body);
+        msg_t *m = make_msg(resp);
+        assert_non_null(m);
+        rc = sbc_transport_send(f.t, m, &in, false);
+        msg_destroy(m);
+        if (rc == 0)
+            sent++;
+        pump(&f);
+    }
+    assert_int_equal(rc, -ENOBUFS);
+    assert_true(sent >= 100);   /* 128 KiB queued plus what the socket took */
+    sbc_transport_stats_t st;
+    sbc_transport_stats(f.t, &st);
+    assert_int_equal(st.stream.tx_refused, 1);
+
+    static char all[16 << 20];
+    size_t got = 0;
+    for (int idle = 0; idle < 100 && got < sizeof all;) {
+        pump(&f);
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (poll(&p, 1, 5) != 1) {
+            idle++;
+            continue;
+        }
+        ssize_t n = read(fd, all + got, sizeof all - got);
+        assert_true(n > 0);
+        got += (size_t)n;
+        idle = 0;
+    }
+    int seen = 0;
+    for (char *q = all; (q = memmem(q, (size_t)(all + got - q), "CSeq: ", 6)); q += 6) {
+        assert_int_equal(atoi(q + 6), seen + 1);
+        seen++;
+    }
+    assert_int_equal(seen, sent);
+    char *last = all + got - (sizeof body - 1);
+    assert_true(got > sizeof body && memcmp(last, body, sizeof body - 1) == 0);   /* whole */
+    close(fd);
+    fx_close(&f);
+}
+
 int main(void)
 {
     /* like sbcd: a peer's write to a connection the SBC closed must fail, not kill */
@@ -548,6 +624,7 @@ int main(void)
         cmocka_unit_test(test_tcp_max_age),
         cmocka_unit_test(test_tcp_acl),
         cmocka_unit_test(test_tcp_two_workers),
+        cmocka_unit_test(test_tcp_slow_peer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
