@@ -394,7 +394,7 @@ int sbc_sig_send_text(sbc_sig_t *s, const char *data, size_t len, const sbc_hop_
     return sbc_transport_send_bytes(s->tp, data, len, &h, is_request) < 0 ? -1 : 0;
 }
 
-static int op_send(void *arg, msg_t *msg, const sbc_hop_t *hop)
+static int op_send(void *arg, msg_t *msg, sbc_hop_t *hop)
 {
     sbc_sig_t *s = arg;
     sbc_hop_t h = *hop;
@@ -408,10 +408,8 @@ static int op_send(void *arg, msg_t *msg, const sbc_hop_t *hop)
         return rc;
     }
     int rc = sbc_transport_send(s->tp, msg, &h, is_request);
-    /* Client transactions keep their hop: record the connection the request
-     * went on so a failure of that connection reaches them. */
-    if (rc == 0 && hop->conn_id != h.conn_id)
-        ((sbc_hop_t *)hop)->conn_id = h.conn_id;
+    if (rc == 0)
+        hop->conn_id = h.conn_id;
     return rc < 0 ? -1 : 0;
 }
 

@@ -407,7 +407,8 @@ const char *sbc_txn_branch(const sbc_txn_t *t) { return t->key; }
 
 int sbc_txl_send(sbc_txl_t *txl, msg_t *msg, const sbc_hop_t *hop)
 {
-    return txl->ops.send(txl->arg, msg, hop);
+    sbc_hop_t h = *hop;     /* no transaction to record the connection in */
+    return txl->ops.send(txl->arg, msg, &h);
 }
 
 /* ---- timers --------------------------------------------------------------- */

@@ -32,7 +32,7 @@ typedef struct env {
     int n_overflow;
 } env_t;
 
-static int fake_send(void *arg, msg_t *msg, const sbc_hop_t *hop)
+static int fake_send(void *arg, msg_t *msg, sbc_hop_t *hop)
 {
     env_t *e = arg;
     if (e->fail_sends > 0) {
