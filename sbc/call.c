@@ -547,6 +547,10 @@ void call_send_final_a(sbc_call_t *c, msg_t *r)
     }
     c->a_final_sent = true;
     c->end_status = status;
+    /* A failure for A after B answered (B's 2xx held for a PRACK, then
+     * CANCEL or 64*T1): the call was never answered, whatever B did. */
+    if (status >= 300)
+        c->answered = 0;
     if (status < 300)
         c->a_2xx = sbc_txl_2xx_retransmit_start(sbc_sig_txl(c->sig), r, sbc_txn_hop(c->a_ist), a_2xx_timeout, c);
     sbc_txl_respond(sbc_sig_txl(c->sig), c->a_ist, r);

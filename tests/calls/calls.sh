@@ -1015,6 +1015,105 @@ PY
   assert_eq "$(q --dir in --grep 100rel --count || true)" 0 "no 100rel toward Teams"
   assert_eq "$(status_field calls_active)" 0 "no call left"
   ;;
+prack_supported_only_unreliable)
+  # carrier -> Teams, the carrier's INVITE only supports 100rel: the SBC
+  # keeps its 18x unreliable (no Require: 100rel, no RSeq), nobody PRACKs
+  # and the call completes
+  write_config "$PROXY1"
+  start
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --early-media --answer-delay 0.3 --hangup-after 1 \
+       --expect-calls 1 --duration 15 --linger 1
+  python3 "$here/prack_uac.py" --supported-only > "$dir/uac.out" 2>&1 || fail "prack UAC: $(cat "$dir/uac.out")"
+  out=$(cat "$dir/uac.out")
+  edge_wait
+  assert_contains "$out" "ok 180 unreliable (Require: none, RSeq: none)" "the 180 came without Require: 100rel and RSeq"
+  assert_contains "$out" "ok 183 unreliable (Require: none, RSeq: none)" "the 183 came without Require: 100rel and RSeq"
+  assert_contains "$(grep '^18x 183' <<<"$out")" "sdp=1" "the 183 carried the early media answer"
+  assert_contains "$out" "ok 2 unreliable 18x, no PRACK sent" "no PRACK from the carrier"
+  assert_contains "$out" "ok INVITE answered 200, expected 200" "the call was answered"
+  assert_contains "$out" "ok the call was hung up by the far end (BYE answered)" "and ended by Teams"
+  assert_eq "$(grep -c 'reliable 1[0-9][0-9] RSeq' "$dir/sbcd.log" || true)" 0 "the SBC sent no reliable 18x"
+  assert_eq "$(q --dir in --method PRACK --count || true)" 0 "no PRACK reached Teams"
+  assert_eq "$(status_field calls_answered)" 1 "one call answered"
+  assert_eq "$(status_field calls_active)" 0 "no call left"
+  ;;
+prack_cancel_while_2xx_held)
+  # carrier -> Teams with Require: 100rel; the carrier PRACKs the 180 but not
+  # the 183 with SDP, so Teams' 200 is held (RFC 3262 §3); the carrier then
+  # CANCELs: 200 for the CANCEL, 487 for the INVITE (never the held 200),
+  # and Teams, which had answered, gets a BYE
+  write_config "$PROXY1"
+  start
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --early-media --answer-delay 0.5 \
+       --expect-calls 1 --duration 15 --linger 1
+  python3 "$here/prack_uac.py" --no-prack-sdp --cancel-after 2 --expect 487 --timeout 10 > "$dir/uac.out" 2>&1 \
+    || fail "prack UAC: $(cat "$dir/uac.out")"
+  out=$(cat "$dir/uac.out")
+  edge_wait
+  grep -q "2xx waits for the PRACK of RSeq" "$dir/sbcd.log" || fail "Teams' 200 was not held for the PRACK"
+  pass "Teams' 200 was held for the PRACK of the 183"
+  assert_contains "$out" "not PRACKing RSeq" "the 183 with SDP stayed unacknowledged"
+  assert_contains "$out" "ok CANCEL answered 200" "CANCEL answered 200"
+  assert_contains "$out" "ok INVITE answered 487, expected 487" "the INVITE's first and only final: 487"
+  python3 - "$dir/uac.out" <<'PY' || fail "183 retransmissions after the 487"
+import re, sys
+out = open(sys.argv[1]).read()
+final = float(re.search(r"^final 487 at=([0-9.]+)$", out, re.M).group(1))
+last = [float(x) for x in re.findall(r"^rseq \d+ last at=([0-9.]+)$", out, re.M)]
+assert last and max(last) < final, (last, final)
+print("last 18x at", max(last), "487 at", final)
+PY
+  pass "no reliable 18x retransmitted after the 487"
+  assert_eq "$(q --dir out --status 200 --cseq-method INVITE --count)" 1 "Teams answered"
+  assert_eq "$(q --dir in --method ACK --count)" 1 "Teams' 200 was ACKed"
+  assert_eq "$(q --dir in --method BYE --count)" 1 "Teams got a BYE"
+  assert_eq "$(q --dir in --method CANCEL --count || true)" 0 "no CANCEL toward Teams (it had answered)"
+  wait_for test -s "$dir/cdr.jsonl" || fail "no CDR"
+  python3 - "$dir/cdr.jsonl" <<'PY' || fail "CDR of the cancelled call"
+import json, sys
+r = json.loads(open(sys.argv[1]).readline())
+assert r["status"] == 487 and r["end_reason"] == "cancelled", r
+assert not r.get("answer"), r
+PY
+  pass "CDR: status 487, end reason cancelled, no answer time"
+  assert_eq "$(status_field calls_active)" 0 "no call left"
+  ;;
+prack_never_acknowledged_after_answer)
+  # as prack_never_acknowledged, but Teams answers at once: its 200 waits
+  # for the PRACK of the 183 with SDP, which never comes; after 64*T1 the
+  # carrier gets 500 and Teams, which had answered, a BYE (not a CANCEL)
+  write_config "$PROXY1"
+  start
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --early-media --answer-delay 0.5 \
+       --expect-calls 1 --duration 45 --linger 1
+  python3 "$here/prack_uac.py" --no-prack-sdp --expect 500 --timeout 40 > "$dir/uac.out" 2>&1 \
+    || fail "prack UAC: $(cat "$dir/uac.out")"
+  out=$(cat "$dir/uac.out")
+  edge_wait
+  grep -q "2xx waits for the PRACK of RSeq" "$dir/sbcd.log" || fail "Teams' 200 was not held for the PRACK"
+  pass "Teams' 200 was held for the PRACK of the 183"
+  python3 - "$dir/uac.out" <<'PY' || fail "500 after 64*T1"
+import re, sys
+out = open(sys.argv[1]).read()
+at183 = float(re.search(r"^18x 183 rseq=\d+ sdp=1 at=([0-9.]+)$", out, re.M).group(1))
+final = float(re.search(r"^final 500 at=([0-9.]+)$", out, re.M).group(1))
+assert 31.5 <= final - at183 <= 33.5, (at183, final)
+print("500 came %.1f s after the 183" % (final - at183))
+PY
+  pass "500 after 64*T1 without PRACK"
+  assert_eq "$(q --dir out --status 200 --cseq-method INVITE --count)" 1 "Teams answered"
+  assert_eq "$(q --dir in --method ACK --count)" 1 "Teams' 200 was ACKed"
+  assert_eq "$(q --dir in --method BYE --count)" 1 "Teams got a BYE"
+  assert_eq "$(q --dir in --method CANCEL --count || true)" 0 "no CANCEL toward Teams (it had answered)"
+  wait_for test -s "$dir/cdr.jsonl" || fail "no CDR"
+  python3 - "$dir/cdr.jsonl" <<'PY' || fail "CDR of the unacknowledged call"
+import json, sys
+r = json.loads(open(sys.argv[1]).readline())
+assert r["status"] == 500 and r["end_reason"] == "no PRACK from the caller", r
+PY
+  pass "CDR: status 500, end reason no PRACK"
+  assert_eq "$(status_field calls_active)" 0 "no call left"
+  ;;
 *) fail "unknown case $case_name" ;;
 esac
 

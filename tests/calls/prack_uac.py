@@ -9,6 +9,12 @@ line per event; exits 0 only when every check held.
   --no-prack          never PRACK: the SBC must give up after 64*T1 with 5xx
   --bad-pracks        before the good PRACK of the first 18x, one naming an
                       unknown RSeq (expects 481) and one carrying SDP (488)
+  --no-prack-sdp      PRACK only the 18x without SDP: one with SDP stays
+                      unacknowledged (a 2xx behind it is held)
+  --cancel-after S    CANCEL the INVITE S seconds after sending it if it has
+                      no final response yet (expects 200 for the CANCEL)
+  --supported-only    Supported: 100rel without Require: the 18x must come
+                      unreliable (no Require: 100rel, no RSeq) and are not PRACKed
 """
 import argparse
 import random
@@ -61,11 +67,12 @@ class Uac:
         self.invite_text = (
             "INVITE sip:%s@%s:%d SIP/2.0\r\nVia: SIP/2.0/UDP %s:%d;branch=%s;rport\r\nMax-Forwards: 70\r\n"
             "From: <sip:%s@%s>;tag=%s\r\nTo: <sip:%s@%s>\r\nCall-ID: %s\r\nCSeq: 1 INVITE\r\n"
-            "Contact: <sip:%s@%s:%d>\r\nRequire: 100rel\r\nSupported: timer, 100rel\r\n"
+            "Contact: <sip:%s@%s:%d>\r\n%sSupported: timer, 100rel\r\n"
             "Allow: INVITE, ACK, CANCEL, BYE, PRACK, OPTIONS\r\n"
             "Content-Type: application/sdp\r\nContent-Length: %d\r\n\r\n%s" % (
                 a.called, a.sbc_ip, a.sbc_port, a.ip, a.port, self.invite_branch, a.calling, a.ip, self.tag,
-                a.called, a.sbc_ip, self.call_id, a.calling, a.ip, a.port, len(sdp), sdp))
+                a.called, a.sbc_ip, self.call_id, a.calling, a.ip, a.port,
+                "" if a.supported_only else "Require: 100rel\r\n", len(sdp), sdp))
         self.send(self.invite_text)
 
     def request(self, method, extra="", body=""):
@@ -111,6 +118,14 @@ class Uac:
             return (code, hdrs, body)
         if code == 100:
             return None
+        if code < 200 and self.a.supported_only:
+            req = [t.strip().lower() for v in hdrs.get("require", []) for t in v.split(",")]
+            self.unreliable.append(code)
+            self.check("100rel" not in req and "rseq" not in hdrs,
+                       "%d unreliable (Require: %s, RSeq: %s)" % (code, h1(hdrs, "require") or "none",
+                                                                   h1(hdrs, "rseq") or "none"))
+            print("18x %d unreliable sdp=%d at=%.3f" % (code, "m=audio" in body, self.now()), flush=True)
+            return None
         if code < 200:
             rseq = int(h1(hdrs, "rseq") or "0")
             if rseq in self.seen:
@@ -149,6 +164,17 @@ class Uac:
                 return r
         return None
 
+    def cancel(self):
+        """CANCEL of our INVITE (same Request-URI, Via branch, From, To, Call-ID)."""
+        head = self.invite_text.split("\r\n\r\n")[0].split("\r\n")
+        out = ["CANCEL " + head[0].split(" ")[1] + " SIP/2.0"]
+        out += [l for l in head[1:] if l.split(":")[0].lower() in ("via", "from", "to", "call-id", "max-forwards")]
+        out += ["CSeq: 1 CANCEL", "Content-Length: 0"]
+        self.send("\r\n".join(out) + "\r\n\r\n")
+        print("CANCEL at=%.3f" % self.now(), flush=True)
+        r = self.pump(time.monotonic() + 5, "1 CANCEL")
+        return r[0] if r else 0
+
     def prack(self, rseq, rack_rseq=None, body=""):
         cseq, _ = self.request("PRACK", "RAck: %d 1 INVITE" % (rack_rseq or rseq), body)
         r = self.pump(time.monotonic() + 5, "%d PRACK" % cseq)
@@ -166,20 +192,32 @@ def main():
     ap.add_argument("--prack-delay", type=float, default=0.0)
     ap.add_argument("--no-prack", action="store_true")
     ap.add_argument("--bad-pracks", action="store_true")
+    ap.add_argument("--no-prack-sdp", action="store_true")
+    ap.add_argument("--cancel-after", type=float)
+    ap.add_argument("--supported-only", action="store_true")
     ap.add_argument("--expect", type=int, default=200)
     ap.add_argument("--timeout", type=float, default=20)
     a = ap.parse_args()
     u = Uac(a)
     u.pending = []
+    u.unreliable = []
     u.bye = False
     u.invite()
     deadline = time.monotonic() + a.timeout
     pracked = []
     first = True
+    cancel_at = time.monotonic() + a.cancel_after if a.cancel_after is not None else None
     while time.monotonic() < deadline and u.final is None:
         u.pump(time.monotonic() + 0.05)
+        if cancel_at and time.monotonic() >= cancel_at and u.final is None:
+            cancel_at = None
+            st = u.cancel()
+            u.check(st == 200, "CANCEL answered %d" % st)
         while u.pending and not a.no_prack:
             code, rseq, sdp, at, hdrs = u.pending.pop(0)
+            if sdp and a.no_prack_sdp:
+                print("not PRACKing RSeq %d (with SDP)" % rseq, flush=True)
+                continue
             u.remote_tag = h1(hdrs, "to").split("tag=", 1)[1].split(";")[0]
             contact = h1(hdrs, "contact")
             u.target = contact[contact.find("<") + 1:contact.find(">")]
@@ -197,11 +235,16 @@ def main():
             pracked.append((rseq, sent))
     if u.final is None:
         u.pump(deadline)
+    if not (u.final and 200 <= u.final < 300):
+        u.pump(time.monotonic() + 0.6)   # late retransmissions, counted below
     u.check(u.final == a.expect, "INVITE answered %s, expected %d" % (u.final, a.expect))
+    if a.supported_only:
+        u.check(u.unreliable and not pracked, "%d unreliable 18x, no PRACK sent" % len(u.unreliable))
     for rseq in u.order:
         times = u.seen[rseq]
         gaps = [round((b - x) * 1000) for x, b in zip(times, times[1:])]
         print("rseq %d sent %d time(s), gaps_ms=%s" % (rseq, len(times), gaps), flush=True)
+        print("rseq %d last at=%.3f" % (rseq, times[-1]), flush=True)
     if u.final and 200 <= u.final < 300:
         if pracked:
             print("final after last PRACK by %.3f s" % (u.final_at - pracked[-1][1]), flush=True)
@@ -219,8 +262,6 @@ def main():
         while time.monotonic() < end and not u.bye:
             u.pump(time.monotonic() + 0.1)
         u.check(u.bye, "the call was hung up by the far end (BYE answered)")
-    else:
-        time.sleep(0.3)   # absorb late retransmissions before leaving
     return 0 if u.ok else 1
 
 
