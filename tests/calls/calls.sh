@@ -103,6 +103,30 @@ peer_uas_call() {   # SCRIPT OUT [ARGS...]
   edge_wait
   wait $peer || fail "$1: $(cat "$2")"
 }
+
+# Carrier -> Teams with Require: 100rel; the carrier PRACKs the 180 but never
+# the 183 with SDP, so Teams' 200 (after 0.5 s) waits for that PRACK (RFC 3262
+# §3). prack_uac.py's ARGS say what the carrier does next; its output in $out.
+held_2xx_call() {   # EDGE_DURATION UAC_ARGS...
+  write_config "$PROXY1"
+  start
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --early-media --answer-delay 0.5 \
+       --expect-calls 1 --duration "$1" --linger 1
+  python3 "$here/prack_uac.py" --no-prack-sdp "${@:2}" > "$dir/uac.out" 2>&1 \
+    || fail "prack UAC: $(cat "$dir/uac.out")"
+  out=$(cat "$dir/uac.out")
+  edge_wait
+  grep -q "2xx waits for the PRACK of RSeq" "$dir/sbcd.log" || fail "Teams' 200 was not held for the PRACK"
+  pass "Teams' 200 was held for the PRACK of the 183"
+}
+
+# Teams answered, its 200 was ACKed, and it was hung up with a BYE, never cancelled.
+teams_answered_then_bye() {
+  assert_eq "$(q --dir out --status 200 --cseq-method INVITE --count)" 1 "Teams answered"
+  assert_eq "$(q --dir in --method ACK --count)" 1 "Teams' 200 was ACKed"
+  assert_eq "$(q --dir in --method BYE --count)" 1 "Teams got a BYE"
+  assert_eq "$(q --dir in --method CANCEL --count || true)" 0 "no CANCEL toward Teams (it had answered)"
+}
 # sipp_run NAME SCENARIO EXTRA...: SIPp on 127.0.7.21:5060 toward sbcd; asserts exit 0
 # A carrier -> Teams call left running (the far end hangs up): its pid in
 # UAC_BG, output in $dir/NAME.out; returns once sbcctl shows it confirmed.
@@ -1042,16 +1066,7 @@ prack_cancel_while_2xx_held)
   # the 183 with SDP, so Teams' 200 is held (RFC 3262 §3); the carrier then
   # CANCELs: 200 for the CANCEL, 487 for the INVITE (never the held 200),
   # and Teams, which had answered, gets a BYE
-  write_config "$PROXY1"
-  start
-  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --early-media --answer-delay 0.5 \
-       --expect-calls 1 --duration 15 --linger 1
-  python3 "$here/prack_uac.py" --no-prack-sdp --cancel-after 2 --expect 487 --timeout 10 > "$dir/uac.out" 2>&1 \
-    || fail "prack UAC: $(cat "$dir/uac.out")"
-  out=$(cat "$dir/uac.out")
-  edge_wait
-  grep -q "2xx waits for the PRACK of RSeq" "$dir/sbcd.log" || fail "Teams' 200 was not held for the PRACK"
-  pass "Teams' 200 was held for the PRACK of the 183"
+  held_2xx_call 15 --cancel-after 2 --expect 487 --timeout 10
   assert_contains "$out" "not PRACKing RSeq" "the 183 with SDP stayed unacknowledged"
   assert_contains "$out" "ok CANCEL answered 200" "CANCEL answered 200"
   assert_contains "$out" "ok INVITE answered 487, expected 487" "the INVITE's first and only final: 487"
@@ -1064,10 +1079,7 @@ assert last and max(last) < final, (last, final)
 print("last 18x at", max(last), "487 at", final)
 PY
   pass "no reliable 18x retransmitted after the 487"
-  assert_eq "$(q --dir out --status 200 --cseq-method INVITE --count)" 1 "Teams answered"
-  assert_eq "$(q --dir in --method ACK --count)" 1 "Teams' 200 was ACKed"
-  assert_eq "$(q --dir in --method BYE --count)" 1 "Teams got a BYE"
-  assert_eq "$(q --dir in --method CANCEL --count || true)" 0 "no CANCEL toward Teams (it had answered)"
+  teams_answered_then_bye
   wait_for test -s "$dir/cdr.jsonl" || fail "no CDR"
   python3 - "$dir/cdr.jsonl" <<'PY' || fail "CDR of the cancelled call"
 import json, sys
@@ -1082,16 +1094,7 @@ prack_never_acknowledged_after_answer)
   # as prack_never_acknowledged, but Teams answers at once: its 200 waits
   # for the PRACK of the 183 with SDP, which never comes; after 64*T1 the
   # carrier gets 500 and Teams, which had answered, a BYE (not a CANCEL)
-  write_config "$PROXY1"
-  start
-  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --early-media --answer-delay 0.5 \
-       --expect-calls 1 --duration 45 --linger 1
-  python3 "$here/prack_uac.py" --no-prack-sdp --expect 500 --timeout 40 > "$dir/uac.out" 2>&1 \
-    || fail "prack UAC: $(cat "$dir/uac.out")"
-  out=$(cat "$dir/uac.out")
-  edge_wait
-  grep -q "2xx waits for the PRACK of RSeq" "$dir/sbcd.log" || fail "Teams' 200 was not held for the PRACK"
-  pass "Teams' 200 was held for the PRACK of the 183"
+  held_2xx_call 45 --expect 500 --timeout 40
   python3 - "$dir/uac.out" <<'PY' || fail "500 after 64*T1"
 import re, sys
 out = open(sys.argv[1]).read()
@@ -1101,10 +1104,7 @@ assert 31.5 <= final - at183 <= 33.5, (at183, final)
 print("500 came %.1f s after the 183" % (final - at183))
 PY
   pass "500 after 64*T1 without PRACK"
-  assert_eq "$(q --dir out --status 200 --cseq-method INVITE --count)" 1 "Teams answered"
-  assert_eq "$(q --dir in --method ACK --count)" 1 "Teams' 200 was ACKed"
-  assert_eq "$(q --dir in --method BYE --count)" 1 "Teams got a BYE"
-  assert_eq "$(q --dir in --method CANCEL --count || true)" 0 "no CANCEL toward Teams (it had answered)"
+  teams_answered_then_bye
   wait_for test -s "$dir/cdr.jsonl" || fail "no CDR"
   python3 - "$dir/cdr.jsonl" <<'PY' || fail "CDR of the unacknowledged call"
 import json, sys
