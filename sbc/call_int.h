@@ -1,5 +1,5 @@
 /* Internals of the B2BUA shared by its parts: call.c (set-up, relaying,
- * teardown), transfer.c (REFER), prack.c (RFC 3262) and the session timer hooks. Not for any
+ * teardown), transfer.c (REFER), prack.c (RFC 3262) and call_refresh.c (session timers). Not for any
  * other module: they go through call.h. */
 #ifndef SBC_CALL_INT_H
 #define SBC_CALL_INT_H
@@ -131,6 +131,8 @@ void call_stimer_init(sbc_call_t *c, leg_t *leg);
  * session (its answer is applied as a refresh's is): the other side changed
  * codec. -1 when it cannot go now (another exchange runs). */
 int call_reoffer(sbc_call_t *c, leg_t *leg);
+/* The answer to our session refresh of leg (call_refresh.c). */
+void call_on_refresh_response(sbc_call_t *c, leg_t *leg, msg_t *msg);
 /* Sends a final response to A (r taken over): the answer or the failure of
  * the call; a 2xx also starts its retransmission until A's ACK. */
 void call_send_final_a(sbc_call_t *c, msg_t *r);
