@@ -35,7 +35,7 @@
 #define FEED_MAX 16384          /* bytes handed to the parser at a time */
 #define ID_SHIFT 48             /* worker index lives above this bit */
 #define RBUF_SIZE 65536         /* bytes taken from a socket per readable event */
-#define WBUF_SIZE 65536         /* a message made contiguous for one TLS record */
+#define WBUF_SIZE 65536         /* plaintext taken for SSL_write, or SSL_read's output */
 
 struct iface_reg {
     const sbc_interface_t *iface;
@@ -55,7 +55,10 @@ struct conn {
     struct event *wev;          /* writable; added while connecting or output waits */
     struct evbuffer *in;        /* plaintext received, not yet framed */
     struct evbuffer *out;       /* bytes for the socket (TLS: whole records) */
-    struct evbuffer *held;      /* plaintext sent before the connection was up */
+    struct evbuffer *held;      /* plaintext not yet written: the connection is not up,
+                                 * or the loop turn's flush has not run yet */
+    struct conn *dnext;         /* flush list */
+    bool dirty;                 /* on the flush list */
     SSL *ssl;
     struct event *timer;
     sbc_tls_t *tls;             /* reference held while the SSL lives */
@@ -86,6 +89,8 @@ struct sbc_stream {
     const unsigned char *tls_in;    /* unread part of rbuf for OpenSSL's BIO */
     size_t tls_in_len;
     unsigned char *wbuf;        /* WBUF_SIZE */
+    struct event *flush_ev;     /* runs once per loop turn with output waiting */
+    struct conn *dirty;         /* connections with plaintext in held */
 };
 
 static uint64_t now_ms(void)
@@ -299,66 +304,88 @@ static void bio_method_init(void)
     }
 }
 
-/* Queues a message: held until the connection is up, else written now
- * (TLS: one record of the whole message). Errors surface from the loop. */
-static int conn_write(struct conn *c, const struct iovec *iov, int iovcnt, size_t total)
+/* Moves the plaintext waiting in held onto the socket's output (TLS: as
+ * records of up to 16 KiB) and sends it. Errors surface from the loop. */
+static void conn_push(struct conn *c)
 {
     sbc_stream_t *s = c->s;
-    if (!c->established) {
-        for (int i = 0; i < iovcnt; i++) {
-            if (evbuffer_add(c->held, iov[i].iov_base, iov[i].iov_len) < 0) {
-                return -ENOMEM;
-            }
-        }
-        return 0;
+    if (!c->established || c->err || evbuffer_get_length(c->held) == 0) {
+        return;
     }
     if (c->ssl) {
-        struct iovec whole;
         ERR_clear_error();
-        if (iovcnt > 1 && total <= WBUF_SIZE) {
-            unsigned char *p = s->wbuf;
-            for (int i = 0; i < iovcnt; i++) {
-                memcpy(p, iov[i].iov_base, iov[i].iov_len);
-                p += iov[i].iov_len;
-            }
-            whole.iov_base = s->wbuf;
-            whole.iov_len = total;
-            iov = &whole;
-            iovcnt = 1;
-        }
-        for (int i = 0; i < iovcnt; i++) {
-            if (iov[i].iov_len && SSL_write(c->ssl, iov[i].iov_base, (int)iov[i].iov_len) <= 0) {
+        int n;
+        while ((n = evbuffer_remove(c->held, s->wbuf, WBUF_SIZE)) > 0) {
+            if (SSL_write(c->ssl, s->wbuf, n) <= 0) {
                 ERR_clear_error();
                 conn_fail_later(c, EPROTO);
-                return 0;
+                return;
             }
         }
-        conn_flush(c);
-        return 0;
+    } else if (evbuffer_add_buffer(c->out, c->held) < 0) {
+        conn_fail_later(c, ENOMEM);
+        return;
     }
-    size_t sent = 0;
-    if (evbuffer_get_length(c->out) == 0 && !c->err) {
-        struct msghdr mh = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
-        ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (w >= 0) {
-            sent = (size_t)w;
-        } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-            conn_fail_later(c, errno);
-            return 0;
+    conn_flush(c);
+}
+
+/* Every message a loop turn sends on one connection leaves in one write
+ * (TLS: one record): the peer gets one segment, not one per message. */
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    sbc_stream_t *s = arg;
+    (void)fd;
+    (void)what;
+    while (s->dirty) {
+        struct conn *c = s->dirty;
+        s->dirty = c->dnext;
+        c->dnext = NULL;
+        c->dirty = false;
+        conn_push(c);
+    }
+}
+
+static void flush_later(struct conn *c)
+{
+    sbc_stream_t *s = c->s;
+    if (c->dirty) {
+        return;
+    }
+    if (!s->dirty) {
+        event_active(s->flush_ev, 0, 0);
+    }
+    c->dirty = true;
+    c->dnext = s->dirty;
+    s->dirty = c;
+}
+
+static void flush_forget(struct conn *c)
+{
+    if (!c->dirty) {
+        return;
+    }
+    for (struct conn **pp = &c->s->dirty; *pp; pp = &(*pp)->dnext) {
+        if (*pp == c) {
+            *pp = c->dnext;
+            break;
         }
     }
+    c->dirty = false;
+}
+
+/* Queues a message; it leaves at the end of the loop turn, or once the
+ * connection is up. */
+static int conn_write(struct conn *c, const struct iovec *iov, int iovcnt, size_t total)
+{
+    (void)total;
     for (int i = 0; i < iovcnt; i++) {
-        size_t len = iov[i].iov_len;
-        if (sent >= len) {
-            sent -= len;
-            continue;
-        }
-        if (evbuffer_add(c->out, (const char *)iov[i].iov_base + sent, len - sent) < 0) {
+        if (evbuffer_add(c->held, iov[i].iov_base, iov[i].iov_len) < 0) {
             return -ENOMEM;
         }
-        sent = 0;
     }
-    want_write(c, evbuffer_get_length(c->out) != 0);
+    if (c->established) {
+        flush_later(c);
+    }
     return 0;
 }
 
@@ -373,6 +400,18 @@ static void conn_write_bytes(struct conn *c, const char *p, size_t len)
 static void conn_free(struct conn *c)
 {
     sbc_stream_t *s = c->s;
+    flush_forget(c);
+    if (c->established && !c->err && c->wev) {
+        /* best effort: what is queued, then close_notify; never blocks */
+        conn_push(c);
+        if (c->ssl && !c->err) {
+            SSL_shutdown(c->ssl);
+            ERR_clear_error();
+        }
+        if (!c->err) {
+            conn_send_out(c);
+        }
+    }
     conn_unlink(s, c);
     if (c->outbound) {
         s->stats.conns_out_open--;
@@ -389,12 +428,6 @@ static void conn_free(struct conn *c)
         event_free(c->wev);
     }
     if (c->ssl) {
-        if (c->established && !c->err && c->out) {
-            /* best effort close_notify after what is queued; never blocks */
-            SSL_shutdown(c->ssl);
-            ERR_clear_error();
-            conn_send_out(c);
-        }
         SSL_free(c->ssl);
     }
     if (c->fd >= 0) {
@@ -629,11 +662,8 @@ static void conn_established(struct conn *c)
             snprintf(c->hop.tls_name, sizeof c->hop.tls_name, "%s", sbc_tls_sni(c->ssl));
         }
     }
-    size_t held = evbuffer_get_length(c->held);
-    if (held) {
-        struct iovec v = { .iov_base = evbuffer_pullup(c->held, -1), .iov_len = held };
-        conn_write(c, &v, 1, held);
-        evbuffer_drain(c->held, held);
+    if (evbuffer_get_length(c->held)) {
+        flush_later(c);
     }
     /* re-evaluate deadlines now that the connect timeout is over */
     timer_arm(c, 0);
@@ -1062,7 +1092,11 @@ sbc_stream_t *sbc_stream_create(struct event_base *base, int worker_index,
     s->cbs = *cbs;
     s->rbuf = malloc(RBUF_SIZE);
     s->wbuf = malloc(WBUF_SIZE);
-    if (!s->rbuf || !s->wbuf || table_grow(s) < 0) {
+    s->flush_ev = event_new(base, -1, 0, on_flush, s);
+    if (!s->rbuf || !s->wbuf || !s->flush_ev || table_grow(s) < 0) {
+        if (s->flush_ev) {
+            event_free(s->flush_ev);
+        }
         free(s->rbuf);
         free(s->wbuf);
         free(s);
@@ -1088,6 +1122,7 @@ void sbc_stream_destroy(sbc_stream_t *s)
         sbc_tls_unref(s->regs[i]->tls);
         free(s->regs[i]);
     }
+    event_free(s->flush_ev);
     free(s->regs);
     free(s->buckets);
     free(s->rbuf);
