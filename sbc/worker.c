@@ -30,11 +30,15 @@ struct sbc_worker {
     struct event_base *base;
     int wake_fd;
     struct event *wake_ev;
+    struct event *turn_ev;      /* end of a loop turn: the wake-ups it deferred */
+    int *wakes;                 /* workers to wake at the end of this turn */
+    int n_wakes;
     struct __cds_wfcq_head inbox_head;
     struct cds_wfcq_tail inbox_tail;
     sbc_config_t *config;
     uint64_t config_generation;   /* mirrored so other threads never touch config */
     uint64_t jobs;
+    uint64_t wakeups;           /* eventfd writes aimed at this worker */
     void *user;
     int start_rc;
     pthread_mutex_t start_mu;   /* start-up handshake only, never on the hot path */
@@ -67,6 +71,24 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     ssize_t r = read(fd, &v, sizeof v);
     (void)r;
     run_inbox(arg);
+}
+
+static void wake(sbc_worker_t *w)
+{
+    uint64_t one = 1;
+    __atomic_fetch_add(&w->wakeups, 1, __ATOMIC_RELAXED);
+    ssize_t r = write(w->wake_fd, &one, sizeof one);
+    (void)r;   /* EAGAIN means the counter is already non-zero: a wake-up is pending */
+}
+
+static void on_turn_end(evutil_socket_t fd, short what, void *arg)
+{
+    sbc_worker_t *self = arg;
+    (void)fd;
+    (void)what;
+    for (int i = 0; i < self->n_wakes; i++)
+        wake(&self->owner->w[self->wakes[i]]);
+    self->n_wakes = 0;
 }
 
 static void refresh_config(sbc_worker_t *w)
@@ -147,6 +169,10 @@ sbc_workers_t *sbc_workers_create(int n, const sbc_worker_hooks_t *hooks, char *
             return NULL;
         }
         w->wake_ev = event_new(w->base, w->wake_fd, EV_READ | EV_PERSIST, on_wake, w);
+        w->turn_ev = event_new(w->base, -1, 0, on_turn_end, w);
+        w->wakes = calloc((size_t)n, sizeof *w->wakes);
+        if (!w->wake_ev || !w->turn_ev || !w->wakes)
+            goto oom;
         event_add(w->wake_ev, NULL);
     }
     return ws;
@@ -207,6 +233,9 @@ void sbc_workers_destroy(sbc_workers_t *ws)
             free(caa_container_of(node, job_t, node));
         if (w->wake_ev)
             event_free(w->wake_ev);
+        if (w->turn_ev)
+            event_free(w->turn_ev);
+        free(w->wakes);
         if (w->wake_fd >= 0)
             close(w->wake_fd);
         if (w->base)
@@ -252,12 +281,23 @@ int sbc_worker_post(sbc_worker_t *w, sbc_worker_job_fn fn, void *arg)
     j->arg = arg;
     /* Only the job that finds the inbox empty wakes the worker: the worker
      * drains until empty (blocking dequeue waits out a half-done enqueue),
-     * so later jobs ride on that wake-up and cost no syscall. */
+     * so later jobs ride on that wake-up and cost no syscall. A worker
+     * posting to another wakes it once at the end of its loop turn, so the
+     * hand-overs of one turn (a receive batch) cost one wake-up, not one
+     * each as the target empties its inbox in between. */
     if (cds_wfcq_enqueue(&w->inbox_head, &w->inbox_tail, &j->node))
         return 0;
-    uint64_t one = 1;
-    ssize_t r = write(w->wake_fd, &one, sizeof one);
-    (void)r;   /* EAGAIN means the counter is already non-zero: a wake-up is pending */
+    sbc_worker_t *self = t_self;
+    if (!self || self == w || self->owner != w->owner) {
+        wake(w);
+        return 0;
+    }
+    for (int i = 0; i < self->n_wakes; i++)
+        if (self->wakes[i] == w->index)
+            return 0;
+    if (self->n_wakes == 0)
+        event_active(self->turn_ev, 0, 0);
+    self->wakes[self->n_wakes++] = w->index;
     return 0;
 }
 
@@ -284,6 +324,7 @@ sbc_config_t *sbc_worker_config(sbc_worker_t *w)
 void sbc_worker_stats(const sbc_worker_t *w, sbc_worker_stats_t *out)
 {
     out->jobs = __atomic_load_n(&w->jobs, __ATOMIC_RELAXED);
+    out->wakeups = __atomic_load_n(&w->wakeups, __ATOMIC_RELAXED);
     out->config_generation = __atomic_load_n(&w->config_generation, __ATOMIC_RELAXED);
 }
 

@@ -27,6 +27,7 @@ typedef struct sbc_worker_hooks {
 
 typedef struct sbc_worker_stats {
     uint64_t jobs;              /* inbox jobs run */
+    uint64_t wakeups;           /* times another thread woke it for its inbox */
     uint64_t config_generation; /* snapshot the worker holds now */
 } sbc_worker_stats_t;
 
@@ -42,7 +43,9 @@ sbc_worker_t *sbc_workers_get(sbc_workers_t *ws, int index);
 /* Tells every worker a new snapshot is published (each re-reads it). */
 void sbc_workers_config_changed(sbc_workers_t *ws);
 
-/* From any thread: run fn(w, arg) on w's thread. Returns -1 only when w stopped. */
+/* From any thread: run fn(w, arg) on w's thread, in posting order. A worker
+ * posting to another wakes it at the end of its current loop turn. Returns
+ * -1 only when w stopped. */
 int sbc_worker_post(sbc_worker_t *w, sbc_worker_job_fn fn, void *arg);
 
 int sbc_worker_index(const sbc_worker_t *w);
