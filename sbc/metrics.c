@@ -39,6 +39,7 @@ struct sbc_metrics {
     X(handoffs_total, "Messages handed to the call's home worker", handoffs_out)                \
     X(rejected_draining_total, "INVITEs refused with 503 while draining", rejected_draining)  \
     X(bad_requests_total, "Messages breaking RFC 3261 (answered 400 or dropped)", bad_requests) \
+    X(sip_udp_overflows_total, "SIP datagrams dropped by the kernel: a UDP socket's receive buffer was full", sip_udp_overflows) \
     X(media_warm_reuses_total, "Media port pairs reused still bound", media_warm_hits)        \
     X(media_cold_binds_total, "Media port pairs bound afresh", media_cold_allocs)             \
     X(media_warm_evicted_total, "Warm media port pairs closed for lack of descriptors", media_warm_evicted) \

@@ -118,6 +118,7 @@ static void calls_add(json_t *o, const sbc_sig_stats_t *ss)
     ADD(media_timeouts);
     ADD(rejected_draining);
     ADD(bad_requests);
+    ADD(sip_udp_overflows);
     ADD(media_warm_hits);
     ADD(media_cold_allocs);
     ADD(media_warm_evicted);

@@ -536,6 +536,12 @@ static void on_send_error(void *arg, const sbc_hop_t *hop, const char *reason)
     sbc_txl_conn_failed(s->txl, hop->conn_id);
 }
 
+static void on_rx_overflow(void *arg, uint64_t dropped)
+{
+    sbc_sig_t *s = arg;
+    s->stats.sip_udp_overflows += dropped;
+}
+
 /* ---- worker hooks ----------------------------------------------------------------- */
 
 /* Freed port pairs each pool keeps bound for the next calls: up to 256, and
@@ -615,7 +621,8 @@ int sbc_sig_worker_start(sbc_worker_t *w, void *arg)
     if (!s->dns)
         LOG_WARN("worker %d: %s; names are looked up without a cache", s->index, dns_err);
     prefetch_names(s, s->listen_cfg);
-    struct sbc_transport_cbs cbs = { .on_message = on_message, .on_send_error = on_send_error, .arg = s };
+    struct sbc_transport_cbs cbs = { .on_message = on_message, .on_send_error = on_send_error,
+                                     .on_rx_overflow = on_rx_overflow, .arg = s };
     s->tp = sbc_transport_create(sbc_worker_base(w), s->index, &cbs, NULL);
     sbc_txl_ops_t ops = {
         .send = op_send, .request = op_request, .response = op_response, .timeout = op_timeout,

@@ -31,6 +31,7 @@ typedef struct sbc_sig_stats {
     uint64_t failovers;
     uint64_t unknown_dialog;         /* 481 */
     uint64_t bad_requests;           /* 400 or dropped: breaks RFC 3261's rules */
+    uint64_t sip_udp_overflows;      /* SIP datagrams the kernel dropped: receive buffer full */
     uint64_t options_answered;
     uint64_t rejected_media;         /* 488: offer or answer unusable */
     uint64_t media_timeouts;

@@ -35,6 +35,14 @@ static void on_udp_message(void *arg, msg_t *msg, const sbc_hop_t *src)
     t->cbs.on_message(t->cbs.arg, msg, src);
 }
 
+static void on_udp_overflow(void *arg, uint64_t dropped)
+{
+    sbc_transport_t *t = arg;
+    if (t->cbs.on_rx_overflow) {
+        t->cbs.on_rx_overflow(t->cbs.arg, dropped);
+    }
+}
+
 sbc_transport_t *sbc_transport_create(struct event_base *base, int worker_index,
                                       const struct sbc_transport_cbs *cbs,
                                       const struct sbc_stream_opts *opts)
@@ -102,6 +110,7 @@ static int open_iface(sbc_transport_t *t, const sbc_interface_t *iface, sbc_tls_
         if (!u) {
             return -1;
         }
+        sbc_udp_on_overflow(u, on_udp_overflow, t);
         t->udps[t->n_udps].iface = iface;
         t->udps[t->n_udps].udp = u;
         t->n_udps++;
@@ -232,6 +241,7 @@ void sbc_transport_stats(const sbc_transport_t *t, sbc_transport_stats_t *out)
         out->udp.drop_acl += u->drop_acl;
         out->udp.drop_parse += u->drop_parse;
         out->udp.drop_truncated += u->drop_truncated;
+        out->udp.rx_overflows += u->rx_overflows;
         out->udp.tx_datagrams += u->tx_datagrams;
         out->udp.tx_bytes += u->tx_bytes;
         out->udp.tx_errors += u->tx_errors;

@@ -37,6 +37,8 @@ struct sbc_transport_cbs {
     /* a stream connection we sent on failed (connect, TLS handshake, reset
      * with data queued): once per connection, hop.conn_id names it */
     void (*on_send_error)(void *arg, const sbc_hop_t *hop, const char *reason);
+    /* optional: datagrams the kernel dropped on a UDP socket (buffer full) */
+    void (*on_rx_overflow)(void *arg, uint64_t dropped);
     void *arg;
 };
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -18,8 +19,9 @@
 
 #include "sbc/log.h"
 
-/* Room for IP_PKTINFO or IPV6_PKTINFO. */
-#define CMSG_ROOM 64
+/* Room for IP_PKTINFO or IPV6_PKTINFO, and SO_RXQ_OVFL. */
+#define CMSG_ROOM 96
+#define OVERFLOW_LOG_MS 10000   /* at most one overflow warning per socket per 10 s */
 
 struct sbc_udp {
     struct event_base *base;
@@ -38,6 +40,11 @@ struct sbc_udp {
     struct iovec iovs[SBC_UDP_BATCH];
     struct sockaddr_storage from[SBC_UDP_BATCH];
     _Alignas(struct cmsghdr) char cmsg[SBC_UDP_BATCH][CMSG_ROOM];
+    uint32_t kernel_drops;      /* SO_RXQ_OVFL: the kernel's count for this socket */
+    sbc_udp_overflow_cb overflow_cb;
+    void *overflow_arg;
+    uint64_t overflow_logged;   /* monotonic ms of the last warning */
+    int rcvbuf;
 };
 
 int sbc_sockaddr_parse(const char *addr, uint16_t port, struct sockaddr_storage *ss,
@@ -144,6 +151,44 @@ static void prepare_batch(sbc_udp_t *u)
     }
 }
 
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* SO_RXQ_OVFL: the kernel's running count of datagrams it dropped on this
+ * socket; a rise means the worker fell behind its receive buffer. */
+static void note_overflow(sbc_udp_t *u, struct msghdr *mh)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL) {
+            continue;
+        }
+        uint32_t total;
+        memcpy(&total, CMSG_DATA(c), sizeof total);
+        uint32_t fresh = total - u->kernel_drops;
+        if (fresh == 0) {
+            return;
+        }
+        u->kernel_drops = total;
+        u->stats.rx_overflows += fresh;
+        if (u->overflow_cb) {
+            u->overflow_cb(u->overflow_arg, fresh);
+        }
+        uint64_t now = mono_ms();
+        if (!u->overflow_logged || now - u->overflow_logged >= OVERFLOW_LOG_MS) {
+            u->overflow_logged = now;
+            LOG_WARN("udp %s: the kernel dropped %llu datagrams so far, receive buffer (%d KiB) full: "
+                     "the worker falls behind",
+                     u->iface->name ? u->iface->name : "?",
+                     (unsigned long long)u->stats.rx_overflows, u->rcvbuf / 1024);
+        }
+        return;
+    }
+}
+
 static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
     sbc_udp_t *u = arg;
@@ -162,6 +207,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
             struct msghdr *mh = &u->hdrs[i].msg_hdr;
             const struct sockaddr *src = (const struct sockaddr *)&u->from[i];
             size_t len = u->hdrs[i].msg_len;
+            note_overflow(u, mh);
             if (!sbc_iface_allows(u->iface, src)) {
                 u->stats.drop_acl++;
                 continue;
@@ -229,6 +275,20 @@ sbc_udp_t *sbc_udp_create(struct event_base *base, const sbc_interface_t *iface,
         snprintf(err, errlen, "udp %s: SO_REUSEPORT: %s", name, strerror(errno));
         goto fail;
     }
+    /* FORCE passes net.core.rmem_max when sbcd may (CAP_NET_ADMIN) */
+    int want = SBC_UDP_RCVBUF;
+    if (setsockopt(u->fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) < 0) {
+        setsockopt(u->fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
+    }
+    socklen_t rl = sizeof u->rcvbuf;
+    getsockopt(u->fd, SOL_SOCKET, SO_RCVBUF, &u->rcvbuf, &rl);
+    u->rcvbuf /= 2;     /* the kernel reports twice what it accounts as payload room */
+    if (u->rcvbuf < SBC_UDP_RCVBUF) {
+        LOG_WARN("udp %s: receive buffer %d KiB instead of %d KiB (net.core.rmem_max caps it; raise it "
+                 "or give sbcd CAP_NET_ADMIN): bursts will be dropped sooner",
+                 name, u->rcvbuf / 1024, SBC_UDP_RCVBUF / 1024);
+    }
+    setsockopt(u->fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
     if (fam == AF_INET) {
         setsockopt(u->fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one);
     } else {
@@ -329,6 +389,17 @@ const struct sockaddr *sbc_udp_local(const sbc_udp_t *u, socklen_t *len)
         *len = u->local_len;
     }
     return (const struct sockaddr *)&u->local;
+}
+
+void sbc_udp_on_overflow(sbc_udp_t *u, sbc_udp_overflow_cb cb, void *arg)
+{
+    u->overflow_cb = cb;
+    u->overflow_arg = arg;
+}
+
+int sbc_udp_rcvbuf(const sbc_udp_t *u)
+{
+    return u->rcvbuf;
 }
 
 const struct sbc_udp_stats *sbc_udp_stats(const sbc_udp_t *u)

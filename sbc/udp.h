@@ -20,6 +20,11 @@ struct event_base;
 typedef struct sbc_udp sbc_udp_t;
 
 #define SBC_UDP_BATCH 32
+/* Receive buffer asked of the kernel: ~2,000 small datagrams of slack while
+ * a worker is busy (the default 208 KiB holds ~100 on loopback and overflows
+ * within milliseconds at a few thousand calls/s). Capped by
+ * net.core.rmem_max unless sbcd has CAP_NET_ADMIN. */
+#define SBC_UDP_RCVBUF (4 << 20)
 #define SBC_SIP_MAX_MSG (64 * 1024)     /* per-message cap, UDP and streams */
 
 struct sbc_udp_stats {
@@ -28,6 +33,7 @@ struct sbc_udp_stats {
     uint64_t drop_acl;          /* source not in the interface's allow list */
     uint64_t drop_parse;        /* not a SIP message */
     uint64_t drop_truncated;    /* larger than the receive buffer */
+    uint64_t rx_overflows;      /* dropped by the kernel: socket receive buffer full */
     uint64_t tx_datagrams;
     uint64_t tx_bytes;
     uint64_t tx_errors;
@@ -51,6 +57,12 @@ int sbc_udp_sendv(sbc_udp_t *u, const struct iovec *iov, int iovcnt, const struc
                   socklen_t tolen, const struct sockaddr *from);
 
 const sbc_interface_t *sbc_udp_iface(const sbc_udp_t *u);
+/* Called with the number of datagrams the kernel newly reported dropped
+ * (receive buffer full), from the owning worker's loop. */
+typedef void (*sbc_udp_overflow_cb)(void *arg, uint64_t dropped);
+void sbc_udp_on_overflow(sbc_udp_t *u, sbc_udp_overflow_cb cb, void *arg);
+/* The socket's receive buffer as the kernel granted it (bytes). */
+int sbc_udp_rcvbuf(const sbc_udp_t *u);
 /* The bound address (port filled in when 0 was asked for). */
 const struct sockaddr *sbc_udp_local(const sbc_udp_t *u, socklen_t *len);
 const struct sbc_udp_stats *sbc_udp_stats(const sbc_udp_t *u);

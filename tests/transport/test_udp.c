@@ -156,6 +156,69 @@ static void test_udp_drops(void **state)
     event_base_free(base);
 }
 
+struct flood {
+    int received;
+    uint64_t overflows;
+    int expect;
+    int complete;       /* received + overflows reached expect */
+};
+
+static void flood_count(struct flood *f)
+{
+    f->complete = f->received + (int)f->overflows >= f->expect;
+}
+
+static void flood_on_message(void *arg, msg_t *msg, const sbc_hop_t *src)
+{
+    struct flood *f = arg;
+    (void)src;
+    msg_destroy(msg);
+    f->received++;
+    flood_count(f);
+}
+
+static void flood_on_overflow(void *arg, uint64_t dropped)
+{
+    struct flood *f = arg;
+    f->overflows += dropped;
+    flood_count(f);
+}
+
+/* A burst while the worker is not reading: the socket's enlarged receive
+ * buffer holds thousands of datagrams (the default held ~150), and what the
+ * kernel still dropped is counted exactly. */
+static void test_udp_burst_overflow(void **state)
+{
+    enum { N = 30000 };
+    struct event_base *base = event_base_new();
+    struct flood f = { .expect = N + 1 };
+    struct sbc_transport_cbs cbs = { .on_message = flood_on_message, .on_rx_overflow = flood_on_overflow,
+                                     .arg = &f };
+    sbc_transport_t *t = sbc_transport_create(base, 0, &cbs, NULL);
+    sbc_interface_t *ifc = iface_new("carrier", "127.0.3.1", 15064, SBC_TP_UDP, NULL);
+    char err[256];
+    assert_int_equal(sbc_transport_listen(t, ifc, NULL, err, sizeof err), 0);
+    int fd = udp_client("127.0.3.2");
+    for (int i = 0; i < N; i++)
+        send_to(fd, "127.0.3.1", 15064, OPTIONS_UDP, strlen(OPTIONS_UDP));
+    loop_for(base, 300);
+    /* the kernel tells its drop count with the next datagram it queues */
+    send_to(fd, "127.0.3.1", 15064, OPTIONS_UDP, strlen(OPTIONS_UDP));
+    assert_true(loop_until(base, &f.complete, 5000));
+    loop_for(base, 50);
+    sbc_transport_stats_t st;
+    sbc_transport_stats(t, &st);
+    assert_int_equal(f.received + (int)f.overflows, N + 1);
+    assert_true(f.overflows > 0);
+    assert_true(f.received > 2000);
+    assert_int_equal(st.udp.rx_overflows, f.overflows);
+    assert_int_equal(st.udp.rx_datagrams, (uint64_t)f.received);
+    close(fd);
+    sbc_transport_destroy(t);
+    iface_free(ifc);
+    event_base_free(base);
+}
+
 /* Bound to 0.0.0.0 (on an odd port, only for a moment): the hop names the address the datagram was sent to, and
  * the answer leaves from that address. */
 static void test_udp_wildcard_source(void **state)
@@ -288,6 +351,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_udp_roundtrip),
         cmocka_unit_test(test_udp_drops),
+        cmocka_unit_test(test_udp_burst_overflow),
         cmocka_unit_test(test_udp_wildcard_source),
         cmocka_unit_test(test_udp_two_workers),
     };
