@@ -403,14 +403,14 @@ static int op_send(void *arg, msg_t *msg, sbc_hop_t *hop)
     if (h.tp != SBC_TP_UDP && h.conn_id && sbc_transport_conn_worker(h.conn_id) != s->index) {
         size_t len = 0;
         char *text = sbc_sipmsg_to_string(msg, &len);
-        int rc = text ? post_remote_send(s, &h, text, len, is_request) : -1;
+        int rc = text ? post_remote_send(s, &h, text, len, is_request) : -ENOMEM;
         free(text);
-        return rc;
+        return rc < 0 ? -ENOMEM : 0;
     }
     int rc = sbc_transport_send(s->tp, msg, &h, is_request);
     if (rc == 0)
         hop->conn_id = h.conn_id;
-    return rc < 0 ? -1 : 0;
+    return rc < 0 ? rc : 0;
 }
 
 /* Transactions outlive calls and reloads (32 s): their hops name the

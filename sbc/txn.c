@@ -521,8 +521,9 @@ static sbc_txn_t *client_start(sbc_txl_t *txl, msg_t *req, const sbc_hop_t *hop,
     t->ctx = ctx;
     t->internal = internal;
     t->state = kind == SBC_TXN_ICT ? SBC_TXN_CALLING : SBC_TXN_TRYING;
-    if (txn_send(t, req) < 0) {
-        LOG_WARN("txn: cannot send %s (branch %s)", mname, t->key);
+    int rc = txn_send(t, req);
+    if (rc < 0) {
+        LOG_WARN("txn: cannot send %s (branch %s): %s", mname, t->key, strerror(-rc));
         txn_free(t);
         return NULL;
     }

@@ -64,7 +64,7 @@ typedef struct sbc_txl_ops {
     /* Sends one message; 0 or -1. Must not destroy msg (serialize it, or
      * msg_ref it for an asynchronous write). On success hop->conn_id names
      * the connection it went on, so that connection's failure reaches the
-     * transaction. Required. */
+     * transaction. 0, or a negative errno. Required. */
     int (*send)(void *arg, msg_t *msg, sbc_hop_t *hop);
     /* A request that matches no transaction. st is the new server
      * transaction (INVITE: 100 Trying already sent); answer with
