@@ -37,7 +37,7 @@ struct sbc_stream_opts {
     uint32_t max_age_ms;            /* 0 = 1 h; outbound: no new requests after this */
     uint32_t retire_linger_ms;      /* 0 = 32 s; a retired connection closes after this much quiet */
     uint32_t connect_timeout_ms;    /* 0 = 10 s; TCP connect + TLS handshake */
-    size_t max_output;              /* 0 = 1 MiB; refuse to queue more for a slow peer */
+    size_t max_output;              /* 0 = 4 MiB; refuse to queue more for a slow peer */
     int msg_flags;                  /* Sofia parser flags for received messages */
 };
 
