@@ -314,6 +314,8 @@ enum sbc_media_status call_media_apply(sbc_call_t *c, int from, bool offer, cons
         out->len = blen;
         return SBC_MEDIA_OK;
     }
+    if (!c->ms)
+        return SBC_MEDIA_E_INTERNAL;    /* the call ended */
     if (offer)
         st = sbc_media_session_offer(c->ms, from, body, blen, out->text, sizeof out->text, &out->len, err, sizeof err);
     else
@@ -356,38 +358,60 @@ static const char *state_name(enum call_state st)
     return names[st];
 }
 
-static json_t *leg_media_json(const sbc_call_t *c, int leg)
+/* One leg's media counters summed over its streams; the released session's
+ * last figures once the call ended. */
+static void leg_media_sum(const sbc_call_t *c, int leg, struct call_media_sum *out)
 {
-    json_t *o = json_object();
-    uint64_t rx = 0, tx = 0, rxb = 0, txb = 0, auth = 0, replay = 0;
-    const char *latched = NULL;
-    char addr[64] = "";
-    unsigned n = c->ms ? sbc_media_session_streams(c->ms) : 0;
+    if (!c->ms) {
+        *out = c->media_final[leg];
+        return;
+    }
+    memset(out, 0, sizeof *out);
+    unsigned n = sbc_media_session_streams(c->ms);
     for (unsigned i = 0; i < n; i++) {
         const struct sbc_relay_leg_stats *st = sbc_media_session_stats(c->ms, i, leg);
         if (!st)
             continue;
-        rx += st->rx_packets;
-        tx += st->tx_packets;
-        rxb += st->rx_bytes;
-        txb += st->tx_bytes;
-        auth += st->srtp_auth_fail;
-        replay += st->srtp_replay;
-        if (st->latched && !latched) {
+        out->rx += st->rx_packets;
+        out->tx += st->tx_packets;
+        out->rxb += st->rx_bytes;
+        out->txb += st->tx_bytes;
+        out->auth += st->srtp_auth_fail;
+        out->replay += st->srtp_replay;
+        if (st->latched && !out->latched[0]) {
             char ip[INET_ADDRSTRLEN];
             inet_ntop(AF_INET, &st->latched_addr.sin_addr, ip, sizeof ip);
-            snprintf(addr, sizeof addr, "%s:%u", ip, ntohs(st->latched_addr.sin_port));
-            latched = addr;
+            snprintf(out->latched, sizeof out->latched, "%s:%u", ip, ntohs(st->latched_addr.sin_port));
         }
     }
-    json_object_set_new(o, "rx_packets", json_integer((json_int_t)rx));
-    json_object_set_new(o, "tx_packets", json_integer((json_int_t)tx));
-    json_object_set_new(o, "rx_bytes", json_integer((json_int_t)rxb));
-    json_object_set_new(o, "tx_bytes", json_integer((json_int_t)txb));
-    json_object_set_new(o, "srtp_auth_failures", json_integer((json_int_t)auth));
-    json_object_set_new(o, "srtp_replays", json_integer((json_int_t)replay));
-    json_object_set_new(o, "latched", latched ? json_string(latched) : json_null());
+}
+
+static json_t *leg_media_json(const sbc_call_t *c, int leg)
+{
+    struct call_media_sum m;
+    leg_media_sum(c, leg, &m);
+    json_t *o = json_object();
+    json_object_set_new(o, "rx_packets", json_integer((json_int_t)m.rx));
+    json_object_set_new(o, "tx_packets", json_integer((json_int_t)m.tx));
+    json_object_set_new(o, "rx_bytes", json_integer((json_int_t)m.rxb));
+    json_object_set_new(o, "tx_bytes", json_integer((json_int_t)m.txb));
+    json_object_set_new(o, "srtp_auth_failures", json_integer((json_int_t)m.auth));
+    json_object_set_new(o, "srtp_replays", json_integer((json_int_t)m.replay));
+    json_object_set_new(o, "latched", m.latched[0] ? json_string(m.latched) : json_null());
     return o;
+}
+
+/* An ending call relays no more media: its ports go back to the pool now,
+ * not when the last BYE is answered (up to 32 s from a carrier that does
+ * not answer, descriptors that new calls need). */
+static void call_release_media(sbc_call_t *c)
+{
+    if (!c->ms)
+        return;
+    for (int leg = 0; leg < 2; leg++)
+        leg_media_sum(c, leg, &c->media_final[leg]);
+    sbc_media_session_destroy(c->ms);
+    c->ms = NULL;
 }
 
 /* One call as JSON: the line of a CDR, an entry of `sbcctl calls`. */
@@ -518,6 +542,7 @@ void call_end(sbc_call_t *c, const char *reason, leg_t *except)
         c->answered = 0;
         reply_a(c, 487, "Request Terminated", NULL, NULL, NULL, 0);
     }
+    call_release_media(c);
     bool a_up = confirmed && c->end_status >= 200 && c->end_status < 300;
     if (confirmed) {
         if (except != &c->a && a_up)

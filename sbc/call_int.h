@@ -70,7 +70,11 @@ struct sbc_call {
     sbc_txl_2xx_t *fwd_2xx;
     sbc_timer_t setup_timer;
     sbc_timer_t target_timer;   /* failover_timeout of the current target */
-    struct sbc_media_session *ms;
+    struct sbc_media_session *ms;   /* NULL once the call ends (ports freed at once) */
+    struct call_media_sum {
+        uint64_t rx, tx, rxb, txb, auth, replay;
+        char latched[64];
+    } media_final[2];           /* each leg's counters when the session was released */
     char *b_offer;              /* our SDP offer toward B (kept for failover) */
     size_t b_offer_len;
     char called[32], calling[64];

@@ -328,6 +328,28 @@ lost_invite_retransmitted)
   [ "$gap" -ge 400 ] && [ "$gap" -le 900 ] || fail "retransmission after ${gap} ms, Timer A is 500 ms"
   pass "retransmitted after ${gap} ms (Timer A = T1)"
   ;;
+media_released_at_bye)
+  # Teams hangs up; the carrier never answers the BYE, so the call stays
+  # (ending) while our BYE is retransmitted. Its media ports are free at
+  # once: RTP the carrier still sends lands on a parked port and is dropped.
+  write_config "$PROXY1"
+  start
+  python3 "$here/mute_bye_uas.py" 127.0.7.21 5060 --packets 20 > "$dir/mute.out" 2>&1 &
+  peer=$!
+  sleep 0.3
+  teams_call acme.sbc.lab.example --expect 200 --hangup-after 1 --duration 15
+  edge_wait
+  wait $peer || fail "mute_bye_uas.py: $(cat "$dir/mute.out")"
+  assert_contains "$(cat "$dir/mute.out")" "sent 20 RTP packets" "the carrier sent RTP after the BYE"
+  assert_contains "$("$SBCCTL" calls)" "ending" "the call waits for the carrier's answer to the BYE"
+  drops=$(status_field media_parked_drops)
+  [ "$drops" -ge 20 ] || fail "$drops packets dropped on the released port, 20 expected"
+  pass "the call's ports were released at the BYE: $drops packets after it dropped, none relayed"
+  # the BYE is retransmitted for 32 s: drain now, so stop_sbcd's SIGTERM
+  # (the second) stops at once with the ending call still held
+  kill -TERM "$SBCD_PID"
+  sleep 0.3
+  ;;
 handoff_between_workers)
   write_config "$PROXY1"
   start
