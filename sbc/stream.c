@@ -209,6 +209,7 @@ static int conn_send_out(struct conn *c)
         return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -errno;
     }
     evbuffer_drain(c->out, (size_t)w);
+    c->s->stats.tx_writes++;
     return 0;
 }
 

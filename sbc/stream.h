@@ -53,6 +53,7 @@ struct sbc_stream_cbs {
 
 struct sbc_stream_stats {
     uint64_t rx_msgs, rx_bytes, tx_msgs, tx_bytes;
+    uint64_t tx_writes;             /* sendmsg calls: a loop turn's messages share one */
     uint64_t conns_in_open, conns_out_open;     /* gauges */
     uint64_t accepted, opened;                  /* totals */
     uint64_t drop_acl;              /* inbound connection refused by the allow list */

@@ -531,6 +531,66 @@ static void test_tcp_two_workers(void **state)
     iface_free(ifc);
 }
 
+/* Messages sent on a connection within one loop turn leave in one write:
+ * the peer gets them in order, in one segment. */
+static void test_tcp_one_write_per_turn(void **state)
+{
+    struct fx f;
+    fx_open(&f, 15086, NULL);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_storage ss;
+    socklen_t len;
+    addr_make(&ss, &len, PEER_IP, 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&ss, len), 0);
+    addr_make(&ss, &len, SBC_IP, f.port);
+    assert_int_equal(connect(fd, (struct sockaddr *)&ss, len), 0);
+    char text[1024];
+    options_text(text, sizeof text, "turn-1", 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    assert_true(loop_until(f.base, &f.rec.n_msgs, 2000));
+    sbc_hop_t in = f.rec.hops[0];
+    sbc_transport_stats_t before, after;
+    sbc_transport_stats(f.t, &before);
+    for (int i = 1; i <= 5; i++) {      /* one turn: no loop in between */
+        char resp[512];
+        snprintf(resp, sizeof resp,
+                 "SIP/2.0 200 OK\r\nVia: SIP/2.0/TCP %s;branch=z9hG4bK-turn\r\n"
+                 "From: <sip:a@%s>;tag=f\r\nTo: <sip:b@%s>;tag=t\r\nCall-ID: turn-1\r\n"
+                 "CSeq: %d OPTIONS\r\nContent-Length: 0\r\n\r\n", PEER_IP, PEER_IP, SBC_IP, i);
+        msg_t *m = make_msg(resp);
+        assert_non_null(m);
+        assert_int_equal(sbc_transport_send(f.t, m, &in, false), 0);
+        msg_destroy(m);
+    }
+    sbc_transport_stats(f.t, &after);
+    assert_int_equal(after.stream.tx_writes, before.stream.tx_writes);   /* nothing left yet */
+    pump(&f);
+    static char all[8192];
+    size_t got = 0;
+    int seen = 0;
+    for (int idle = 0; idle < 100 && seen < 5;) {
+        pump(&f);
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (poll(&p, 1, 5) != 1) {
+            idle++;
+            continue;
+        }
+        ssize_t n = read(fd, all + got, sizeof all - 1 - got);
+        assert_true(n > 0);
+        got += (size_t)n;
+        all[got] = '\0';
+        seen = 0;
+        for (char *q = all; (q = strstr(q, "CSeq: ")); q += 6)
+            assert_int_equal(atoi(q + 6), ++seen);
+    }
+    assert_int_equal(seen, 5);
+    sbc_transport_stats(f.t, &after);
+    assert_int_equal(after.stream.tx_msgs - before.stream.tx_msgs, 5);
+    assert_int_equal(after.stream.tx_writes - before.stream.tx_writes, 1);
+    close(fd);
+    fx_close(&f);
+}
+
 /* A peer that does not read: what its socket does not take waits in order
  * (the write event takes over), sends past max_output are refused, and once
  * the peer reads, every accepted response arrives whole and in order. */
@@ -625,6 +685,7 @@ int main(void)
         cmocka_unit_test(test_tcp_acl),
         cmocka_unit_test(test_tcp_two_workers),
         cmocka_unit_test(test_tcp_slow_peer),
+        cmocka_unit_test(test_tcp_one_write_per_turn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
