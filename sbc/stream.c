@@ -376,9 +376,8 @@ static void flush_forget(struct conn *c)
 
 /* Queues a message; it leaves at the end of the loop turn, or once the
  * connection is up. */
-static int conn_write(struct conn *c, const struct iovec *iov, int iovcnt, size_t total)
+static int conn_write(struct conn *c, const struct iovec *iov, int iovcnt)
 {
-    (void)total;
     for (int i = 0; i < iovcnt; i++) {
         if (evbuffer_add(c->held, iov[i].iov_base, iov[i].iov_len) < 0) {
             return -ENOMEM;
@@ -393,7 +392,7 @@ static int conn_write(struct conn *c, const struct iovec *iov, int iovcnt, size_
 static void conn_write_bytes(struct conn *c, const char *p, size_t len)
 {
     struct iovec v = { .iov_base = (void *)p, .iov_len = len };
-    conn_write(c, &v, 1, len);
+    conn_write(c, &v, 1);
 }
 
 /* ---- lifecycle --------------------------------------------------------- */
@@ -1242,7 +1241,7 @@ int sbc_stream_send(sbc_stream_t *s, sbc_hop_t *hop, const struct iovec *iov, in
         s->stats.tx_refused++;
         return -ENOBUFS;
     }
-    int rc = conn_write(c, iov, iovcnt, total);
+    int rc = conn_write(c, iov, iovcnt);
     if (rc < 0) {
         return rc;
     }
