@@ -531,24 +531,37 @@ static void test_tcp_two_workers(void **state)
     iface_free(ifc);
 }
 
+/* A plain TCP peer connected to the fixture that has sent one OPTIONS:
+ * its socket, and in *in the hop a response to it takes. rcvbuf > 0 fixes
+ * a small receive window (set before connect, it also stops the kernel's
+ * autotuning). */
+static int peer_connect(struct fx *f, const char *call_id, int rcvbuf, sbc_hop_t *in)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (rcvbuf > 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    struct sockaddr_storage ss;
+    socklen_t len;
+    addr_make(&ss, &len, PEER_IP, 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&ss, len), 0);
+    addr_make(&ss, &len, SBC_IP, f->port);
+    assert_int_equal(connect(fd, (struct sockaddr *)&ss, len), 0);
+    char text[1024];
+    options_text(text, sizeof text, call_id, 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    assert_true(loop_until(f->base, &f->rec.n_msgs, 2000));
+    *in = f->rec.hops[0];
+    return fd;
+}
+
 /* Messages sent on a connection within one loop turn leave in one write:
  * the peer gets them in order, in one segment. */
 static void test_tcp_one_write_per_turn(void **state)
 {
     struct fx f;
     fx_open(&f, 15086, NULL);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_storage ss;
-    socklen_t len;
-    addr_make(&ss, &len, PEER_IP, 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&ss, len), 0);
-    addr_make(&ss, &len, SBC_IP, f.port);
-    assert_int_equal(connect(fd, (struct sockaddr *)&ss, len), 0);
-    char text[1024];
-    options_text(text, sizeof text, "turn-1", 0);
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    assert_true(loop_until(f.base, &f.rec.n_msgs, 2000));
-    sbc_hop_t in = f.rec.hops[0];
+    sbc_hop_t in;
+    int fd = peer_connect(&f, "turn-1", 0, &in);
     sbc_transport_stats_t before, after;
     sbc_transport_stats(f.t, &before);
     for (int i = 1; i <= 5; i++) {      /* one turn: no loop in between */
@@ -599,22 +612,8 @@ static void test_tcp_slow_peer(void **state)
     struct sbc_stream_opts o = { .max_output = 128 * 1024 };
     struct fx f;
     fx_open(&f, 15085, &o);
-    /* a small fixed receive window: set before connect, it also stops the
-     * kernel's receive buffer autotuning */
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int small = 4096;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    struct sockaddr_storage ss;
-    socklen_t len;
-    addr_make(&ss, &len, PEER_IP, 0);
-    assert_int_equal(bind(fd, (struct sockaddr *)&ss, len), 0);
-    addr_make(&ss, &len, SBC_IP, f.port);
-    assert_int_equal(connect(fd, (struct sockaddr *)&ss, len), 0);
-    char text[1024];
-    options_text(text, sizeof text, "slow-1", 0);
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    assert_true(loop_until(f.base, &f.rec.n_msgs, 2000));
-    sbc_hop_t in = f.rec.hops[0];
+    sbc_hop_t in;
+    int fd = peer_connect(&f, "slow-1", 4096, &in);
 
     static char body[1001];
     memset(body, 'x', sizeof body - 1);
