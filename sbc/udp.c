@@ -92,26 +92,6 @@ int sbc_iface_allows(const sbc_interface_t *iface, const struct sockaddr *sa)
     return 0;
 }
 
-/* The destination address of a datagram (matters when bound to 0.0.0.0). */
-static void local_from_cmsg(const sbc_udp_t *u, struct msghdr *mh, sbc_hop_t *hop)
-{
-    memcpy(&hop->local, &u->local, u->local_len);
-    hop->local_len = u->local_len;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
-            hop->local.ss_family == AF_INET) {
-            struct in_pktinfo pi;
-            memcpy(&pi, CMSG_DATA(c), sizeof pi);
-            ((struct sockaddr_in *)&hop->local)->sin_addr = pi.ipi_addr;
-        } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
-                   hop->local.ss_family == AF_INET6) {
-            struct in6_pktinfo pi;
-            memcpy(&pi, CMSG_DATA(c), sizeof pi);
-            ((struct sockaddr_in6 *)&hop->local)->sin6_addr = pi.ipi6_addr;
-        }
-    }
-}
-
 static msg_t *parse_datagram(const sbc_udp_t *u, const char *data, size_t len)
 {
     msg_t *msg = msg_create(sip_default_mclass(), u->msg_flags);
@@ -160,32 +140,50 @@ static uint64_t mono_ms(void)
 
 /* SO_RXQ_OVFL: the kernel's running count of datagrams it dropped on this
  * socket; a rise means the worker fell behind its receive buffer. */
-static void note_overflow(sbc_udp_t *u, struct msghdr *mh)
+static void note_overflow(sbc_udp_t *u, uint32_t total)
 {
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL) {
-            continue;
-        }
-        uint32_t total;
-        memcpy(&total, CMSG_DATA(c), sizeof total);
-        uint32_t fresh = total - u->kernel_drops;
-        if (fresh == 0) {
-            return;
-        }
-        u->kernel_drops = total;
-        u->stats.rx_overflows += fresh;
-        if (u->overflow_cb) {
-            u->overflow_cb(u->overflow_arg, fresh);
-        }
-        uint64_t now = mono_ms();
-        if (!u->overflow_logged || now - u->overflow_logged >= OVERFLOW_LOG_MS) {
-            u->overflow_logged = now;
-            LOG_WARN("udp %s: the kernel dropped %llu datagrams so far, receive buffer (%d KiB) full: "
-                     "the worker falls behind",
-                     u->iface->name ? u->iface->name : "?",
-                     (unsigned long long)u->stats.rx_overflows, u->rcvbuf / 1024);
-        }
+    uint32_t fresh = total - u->kernel_drops;
+    if (fresh == 0) {
         return;
+    }
+    u->kernel_drops = total;
+    u->stats.rx_overflows += fresh;
+    if (u->overflow_cb) {
+        u->overflow_cb(u->overflow_arg, fresh);
+    }
+    uint64_t now = mono_ms();
+    if (!u->overflow_logged || now - u->overflow_logged >= OVERFLOW_LOG_MS) {
+        u->overflow_logged = now;
+        LOG_WARN("udp %s: the kernel dropped %llu datagrams so far, receive buffer (%d KiB) full: "
+                 "the worker falls behind",
+                 u->iface->name ? u->iface->name : "?",
+                 (unsigned long long)u->stats.rx_overflows, u->rcvbuf / 1024);
+    }
+}
+
+/* One pass over a datagram's control messages: the address it was sent to
+ * (matters when bound to 0.0.0.0) into hop->local, and the kernel's drop
+ * count. */
+static void read_cmsgs(sbc_udp_t *u, struct msghdr *mh, sbc_hop_t *hop)
+{
+    memcpy(&hop->local, &u->local, u->local_len);
+    hop->local_len = u->local_len;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+            hop->local.ss_family == AF_INET) {
+            struct in_pktinfo pi;
+            memcpy(&pi, CMSG_DATA(c), sizeof pi);
+            ((struct sockaddr_in *)&hop->local)->sin_addr = pi.ipi_addr;
+        } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
+                   hop->local.ss_family == AF_INET6) {
+            struct in6_pktinfo pi;
+            memcpy(&pi, CMSG_DATA(c), sizeof pi);
+            ((struct sockaddr_in6 *)&hop->local)->sin6_addr = pi.ipi6_addr;
+        } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+            uint32_t total;
+            memcpy(&total, CMSG_DATA(c), sizeof total);
+            note_overflow(u, total);
+        }
     }
 }
 
@@ -207,7 +205,9 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
             struct msghdr *mh = &u->hdrs[i].msg_hdr;
             const struct sockaddr *src = (const struct sockaddr *)&u->from[i];
             size_t len = u->hdrs[i].msg_len;
-            note_overflow(u, mh);
+            sbc_hop_t hop;
+            memset(&hop, 0, sizeof hop);
+            read_cmsgs(u, mh, &hop);    /* drop counts ride on any datagram */
             if (!sbc_iface_allows(u->iface, src)) {
                 u->stats.drop_acl++;
                 continue;
@@ -221,12 +221,9 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
                 u->stats.drop_parse++;
                 continue;
             }
-            sbc_hop_t hop;
-            memset(&hop, 0, sizeof hop);
             hop.tp = SBC_TP_UDP;
             memcpy(&hop.peer, &u->from[i], mh->msg_namelen);
             hop.peer_len = mh->msg_namelen;
-            local_from_cmsg(u, mh, &hop);
             hop.iface = u->iface;
             u->stats.rx_datagrams++;
             u->stats.rx_bytes += len;
@@ -395,11 +392,6 @@ void sbc_udp_on_overflow(sbc_udp_t *u, sbc_udp_overflow_cb cb, void *arg)
 {
     u->overflow_cb = cb;
     u->overflow_arg = arg;
-}
-
-int sbc_udp_rcvbuf(const sbc_udp_t *u)
-{
-    return u->rcvbuf;
 }
 
 const struct sbc_udp_stats *sbc_udp_stats(const sbc_udp_t *u)

@@ -61,8 +61,6 @@ const sbc_interface_t *sbc_udp_iface(const sbc_udp_t *u);
  * (receive buffer full), from the owning worker's loop. */
 typedef void (*sbc_udp_overflow_cb)(void *arg, uint64_t dropped);
 void sbc_udp_on_overflow(sbc_udp_t *u, sbc_udp_overflow_cb cb, void *arg);
-/* The socket's receive buffer as the kernel granted it (bytes). */
-int sbc_udp_rcvbuf(const sbc_udp_t *u);
 /* The bound address (port filled in when 0 was asked for). */
 const struct sockaddr *sbc_udp_local(const sbc_udp_t *u, socklen_t *len);
 const struct sbc_udp_stats *sbc_udp_stats(const sbc_udp_t *u);
