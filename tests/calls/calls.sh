@@ -104,17 +104,25 @@ peer_uas_call() {   # SCRIPT OUT [ARGS...]
   wait $peer || fail "$1: $(cat "$2")"
 }
 
+# sbcd and a Teams edge that answers one call with early media; ARGS add to
+# the edge's (answer delay, hang-up, duration)
+early_media_edge() {
+  write_config "$PROXY1"
+  start
+  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --early-media --expect-calls 1 --linger 1 "$@"
+}
+# prack_uac ARGS...: the carrier UAC of the 100rel cases; its output in $out
+prack_uac() {
+  python3 "$here/prack_uac.py" "$@" > "$dir/uac.out" 2>&1 || fail "prack UAC: $(cat "$dir/uac.out")"
+  out=$(cat "$dir/uac.out")
+}
+
 # Carrier -> Teams with Require: 100rel; the carrier PRACKs the 180 but never
 # the 183 with SDP, so Teams' 200 (after 0.5 s) waits for that PRACK (RFC 3262
 # §3). prack_uac.py's ARGS say what the carrier does next; its output in $out.
 held_2xx_call() {   # EDGE_DURATION UAC_ARGS...
-  write_config "$PROXY1"
-  start
-  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --early-media --answer-delay 0.5 \
-       --expect-calls 1 --duration "$1" --linger 1
-  python3 "$here/prack_uac.py" --no-prack-sdp "${@:2}" > "$dir/uac.out" 2>&1 \
-    || fail "prack UAC: $(cat "$dir/uac.out")"
-  out=$(cat "$dir/uac.out")
+  early_media_edge --answer-delay 0.5 --duration "$1"
+  prack_uac --no-prack-sdp "${@:2}"
   edge_wait
   grep -q "2xx waits for the PRACK of RSeq" "$dir/sbcd.log" || fail "Teams' 200 was not held for the PRACK"
   pass "Teams' 200 was held for the PRACK of the 183"
@@ -916,10 +924,7 @@ prack_carrier_requires_100rel)
   # carrier -> Teams, the carrier's INVITE requires 100rel: the 180 and the
   # 183 with early media reach it reliably (Require + RSeq, one at a time),
   # each PRACK gets 200, the 200 follows; the Teams leg knows none of it
-  write_config "$PROXY1"
-  start
-  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --early-media --answer-delay 1 --hangup-after 1 \
-       --expect-calls 1 --duration 15 --linger 1
+  early_media_edge --answer-delay 1 --hangup-after 1 --duration 15
   sipp_uac uac uac-prack-expect-200.xml -inf uac-numbers.csv
   edge_wait
   check_invite_to_teams
@@ -985,12 +990,9 @@ prack_retransmitted_until_prack)
   # SDP) only after 1.8 s: the SBC retransmits it over UDP at T1, 2*T1 with
   # the same RSeq, and holds Teams' 200 until the PRACK (RFC 3262 §3). A
   # PRACK naming no reliable response gets 481, one with SDP 488.
-  write_config "$PROXY1"
-  start
-  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --early-media --answer-delay 0.5 --hangup-after 3 \
-       --expect-calls 1 --duration 15 --linger 1   # BYE 3 s after its 200: the 200 waits until 1.8 s
-  python3 "$here/prack_uac.py" --prack-delay 1.8 --bad-pracks > "$dir/uac.out" 2>&1 || fail "prack UAC: $(cat "$dir/uac.out")"
-  out=$(cat "$dir/uac.out")
+  # BYE 3 s after its 200: the 200 waits until 1.8 s
+  early_media_edge --answer-delay 0.5 --hangup-after 3 --duration 15
+  prack_uac --prack-delay 1.8 --bad-pracks
   pass "prack UAC: $(grep -c '^ok' <<<"$out") checks held"
   edge_wait
   assert_contains "$out" "ok PRACK naming an unknown RSeq: 481" "unknown RAck: 481"
@@ -1019,8 +1021,7 @@ prack_never_acknowledged)
   write_config "$PROXY1"
   start
   edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --mode noanswer --expect-calls 1 --duration 45 --linger 1
-  python3 "$here/prack_uac.py" --no-prack --expect 500 --timeout 40 > "$dir/uac.out" 2>&1 || fail "prack UAC: $(cat "$dir/uac.out")"
-  out=$(cat "$dir/uac.out")
+  prack_uac --no-prack --expect 500 --timeout 40
   edge_wait
   python3 - "$dir/uac.out" <<'PY' || fail "retransmissions until 64*T1"
 import re, sys
@@ -1065,12 +1066,8 @@ prack_supported_only_unreliable)
   # carrier -> Teams, the carrier's INVITE only supports 100rel: the SBC
   # keeps its 18x unreliable (no Require: 100rel, no RSeq), nobody PRACKs
   # and the call completes
-  write_config "$PROXY1"
-  start
-  edge --proxy 127.0.7.11:5061:sip.pstnhub.microsoft.com --early-media --answer-delay 0.3 --hangup-after 1 \
-       --expect-calls 1 --duration 15 --linger 1
-  python3 "$here/prack_uac.py" --supported-only > "$dir/uac.out" 2>&1 || fail "prack UAC: $(cat "$dir/uac.out")"
-  out=$(cat "$dir/uac.out")
+  early_media_edge --answer-delay 0.3 --hangup-after 1 --duration 15
+  prack_uac --supported-only
   edge_wait
   assert_contains "$out" "ok 180 unreliable (Require: none, RSeq: none)" "the 180 came without Require: 100rel and RSeq"
   assert_contains "$out" "ok 183 unreliable (Require: none, RSeq: none)" "the 183 came without Require: 100rel and RSeq"

@@ -8,16 +8,14 @@ import socket
 import sys
 import time
 
-from sipwire import parse
+from sipwire import dialog_ids, parse, udp_socket
 
 
 class Dialog:
     def __init__(self, a):
         self.a = a
-        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.s.bind((a.ip, a.port))
-        self.call_id = "uac-%d@%s" % (random.randrange(1 << 30), a.ip)
-        self.tag = "c%d" % random.randrange(1 << 30)
+        self.s = udp_socket(a.ip, a.port)
+        self.call_id, self.tag = dialog_ids("uac", "c", a.ip)
         self.cseq = 0
         self.remote_tag = ""
         self.target = "sip:%s@%s:%d" % (a.called, a.sbc_ip, a.sbc_port)

@@ -7,7 +7,7 @@ import socket
 import sys
 import time
 
-from sipwire import SDP, response, split
+from sipwire import SDP, response, split, udp_socket
 
 
 def answer(req_lines, code, phrase, to_tag=None, body=""):
@@ -22,8 +22,7 @@ def main():
     ap.add_argument("--drop-first", action="store_true")
     ap.add_argument("--timeout", type=float, default=15)
     a = ap.parse_args()
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((a.ip, a.port))
+    s = udp_socket(a.ip, a.port)
     deadline = time.monotonic() + a.timeout
     first_at = None
     answered = got_ack = False

@@ -9,7 +9,7 @@ import socket
 import sys
 import time
 
-from sipwire import SDP, response, split, value
+from sipwire import SDP, response, split, udp_socket
 
 
 def main():
@@ -19,10 +19,8 @@ def main():
     ap.add_argument("--packets", type=int, default=20)
     ap.add_argument("--timeout", type=float, default=15)
     a = ap.parse_args()
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((a.ip, a.port))
-    rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    rtp.bind((a.ip, 7000))
+    s = udp_socket(a.ip, a.port)
+    rtp = udp_socket(a.ip, 7000)
     contact = "Contact: <sip:mute@%s:%d>" % (a.ip, a.port)
     media = None
     byes = 0

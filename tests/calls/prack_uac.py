@@ -22,7 +22,7 @@ import socket
 import sys
 import time
 
-from sipwire import parse
+from sipwire import dialog_ids, parse, udp_socket
 
 
 def h1(hdrs, name):
@@ -32,10 +32,8 @@ def h1(hdrs, name):
 class Uac:
     def __init__(self, a):
         self.a = a
-        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.s.bind((a.ip, a.port))
-        self.call_id = "prack-%d@%s" % (random.randrange(1 << 30), a.ip)
-        self.tag = "p%d" % random.randrange(1 << 30)
+        self.s = udp_socket(a.ip, a.port)
+        self.call_id, self.tag = dialog_ids("prack", "p", a.ip)
         self.cseq = 1
         self.ok = True
         self.t0 = time.monotonic()

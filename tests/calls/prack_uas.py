@@ -12,7 +12,7 @@ import socket
 import sys
 import time
 
-from sipwire import SDP, response, split, value
+from sipwire import SDP, response, split, udp_socket, value
 
 def answer(req_lines, code, phrase, extra=(), body=""):
     return response(req_lines, code, phrase, "uas77", extra, body)
@@ -24,8 +24,7 @@ def main():
     ap.add_argument("port", type=int)
     ap.add_argument("--timeout", type=float, default=15)
     a = ap.parse_args()
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((a.ip, a.port))
+    s = udp_socket(a.ip, a.port)
     contact = "Contact: <sip:uas77@%s:%d>" % (a.ip, a.port)
     deadline = time.monotonic() + a.timeout
     invite = peer = None

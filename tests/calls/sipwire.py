@@ -1,4 +1,6 @@
 """SIP text helpers shared by the calls tests' small UDP peers."""
+import random
+import socket
 
 SDP = ("v=0\r\no=core 1 1 IN IP4 127.0.7.21\r\ns=-\r\nc=IN IP4 127.0.7.21\r\nt=0 0\r\n"
        "m=audio 7000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n")
@@ -43,3 +45,16 @@ def response(req_lines, code, phrase, to_tag=None, extra=(), body=""):
         out.append("Content-Type: application/sdp")
     out.append("Content-Length: %d" % len(body))
     return ("\r\n".join(out) + "\r\n\r\n" + body).encode()
+
+
+def udp_socket(ip, port):
+    """A UDP socket bound to ip:port, one SIP peer's."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((ip, port))
+    return s
+
+
+def dialog_ids(call_prefix, tag_prefix, ip):
+    """A fresh Call-ID and From-tag for a UAC's dialog."""
+    return ("%s-%d@%s" % (call_prefix, random.randrange(1 << 30), ip),
+            "%s%d" % (tag_prefix, random.randrange(1 << 30)))
