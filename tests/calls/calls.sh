@@ -128,6 +128,18 @@ held_2xx_call() {   # EDGE_DURATION UAC_ARGS...
   pass "Teams' 200 was held for the PRACK of the 183"
 }
 
+# cdr_is STATUS END_REASON [unanswered]: the call's one CDR line says so
+cdr_is() {
+  wait_for test -s "$dir/cdr.jsonl" || fail "no CDR"
+  python3 - "$dir/cdr.jsonl" "$@" <<'PY' || fail "CDR: expected status $1, end reason $2"
+import json, sys
+r = json.loads(open(sys.argv[1]).readline())
+assert r["status"] == int(sys.argv[2]) and r["end_reason"] == sys.argv[3], r
+assert len(sys.argv) < 5 or not r.get("answer"), r
+PY
+  pass "CDR: status $1, end reason $2${3:+, no answer time}"
+}
+
 # Teams answered, its 200 was ACKed, and it was hung up with a BYE, never cancelled.
 teams_answered_then_bye() {
   assert_eq "$(q --dir out --status 200 --cseq-method INVITE --count)" 1 "Teams answered"
@@ -1099,14 +1111,7 @@ print("last 18x at", max(last), "487 at", final)
 PY
   pass "no reliable 18x retransmitted after the 487"
   teams_answered_then_bye
-  wait_for test -s "$dir/cdr.jsonl" || fail "no CDR"
-  python3 - "$dir/cdr.jsonl" <<'PY' || fail "CDR of the cancelled call"
-import json, sys
-r = json.loads(open(sys.argv[1]).readline())
-assert r["status"] == 487 and r["end_reason"] == "cancelled", r
-assert not r.get("answer"), r
-PY
-  pass "CDR: status 487, end reason cancelled, no answer time"
+  cdr_is 487 cancelled unanswered
   assert_eq "$(status_field calls_active)" 0 "no call left"
   ;;
 prack_never_acknowledged_after_answer)
@@ -1124,13 +1129,7 @@ print("500 came %.1f s after the 183" % (final - at183))
 PY
   pass "500 after 64*T1 without PRACK"
   teams_answered_then_bye
-  wait_for test -s "$dir/cdr.jsonl" || fail "no CDR"
-  python3 - "$dir/cdr.jsonl" <<'PY' || fail "CDR of the unacknowledged call"
-import json, sys
-r = json.loads(open(sys.argv[1]).readline())
-assert r["status"] == 500 and r["end_reason"] == "no PRACK from the caller", r
-PY
-  pass "CDR: status 500, end reason no PRACK"
+  cdr_is 500 "no PRACK from the caller"
   assert_eq "$(status_field calls_active)" 0 "no call left"
   ;;
 *) fail "unknown case $case_name" ;;

@@ -2,13 +2,12 @@
 """A carrier-side UAC over UDP that exercises a whole dialog through the SBC:
 INVITE with SDP, ACK, then in-dialog re-INVITE, UPDATE, INFO and OPTIONS, and
 BYE. Prints one line per step; exits 0 only when every step got a 2xx."""
-import argparse
 import random
 import socket
 import sys
 import time
 
-from sipwire import dialog_ids, parse, udp_socket
+from sipwire import dialog_ids, parse, uac_args, udp_socket
 
 
 class Dialog:
@@ -81,13 +80,7 @@ class Dialog:
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--ip", default="127.0.7.21")
-    ap.add_argument("--port", type=int, default=5060)
-    ap.add_argument("--sbc-ip", default="127.0.7.1")
-    ap.add_argument("--sbc-port", type=int, default=5060)
-    ap.add_argument("--calling", default="5559876543")
-    ap.add_argument("--called", default="5551234567")
+    ap = uac_args()
     a = ap.parse_args()
     d = Dialog(a)
     ok = True

@@ -16,13 +16,12 @@ line per event; exits 0 only when every check held.
   --supported-only    Supported: 100rel without Require: the 18x must come
                       unreliable (no Require: 100rel, no RSeq) and are not PRACKed
 """
-import argparse
 import random
 import socket
 import sys
 import time
 
-from sipwire import dialog_ids, parse, udp_socket
+from sipwire import dialog_ids, parse, uac_args, udp_socket
 
 
 def h1(hdrs, name):
@@ -180,13 +179,7 @@ class Uac:
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--ip", default="127.0.7.21")
-    ap.add_argument("--port", type=int, default=5060)
-    ap.add_argument("--sbc-ip", default="127.0.7.1")
-    ap.add_argument("--sbc-port", type=int, default=5060)
-    ap.add_argument("--calling", default="5559876543")
-    ap.add_argument("--called", default="5551234567")
+    ap = uac_args()
     ap.add_argument("--prack-delay", type=float, default=0.0)
     ap.add_argument("--no-prack", action="store_true")
     ap.add_argument("--bad-pracks", action="store_true")

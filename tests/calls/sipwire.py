@@ -1,4 +1,5 @@
 """SIP text helpers shared by the calls tests' small UDP peers."""
+import argparse
 import random
 import socket
 
@@ -58,3 +59,15 @@ def dialog_ids(call_prefix, tag_prefix, ip):
     """A fresh Call-ID and From-tag for a UAC's dialog."""
     return ("%s-%d@%s" % (call_prefix, random.randrange(1 << 30), ip),
             "%s%d" % (tag_prefix, random.randrange(1 << 30)))
+
+
+def uac_args():
+    """The carrier UACs' options: their own address, sbcd's, the numbers."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ip", default="127.0.7.21")
+    ap.add_argument("--port", type=int, default=5060)
+    ap.add_argument("--sbc-ip", default="127.0.7.1")
+    ap.add_argument("--sbc-port", type=int, default=5060)
+    ap.add_argument("--calling", default="5559876543")
+    ap.add_argument("--called", default="5551234567")
+    return ap
